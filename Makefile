@@ -1,0 +1,23 @@
+# The two commands of the README. Each installs what it needs first (idempotently).
+.PHONY: demo test bootstrap lint bench clean
+
+VENV := .venv/bin
+
+bootstrap:
+	@scripts/bootstrap.sh edge,hub,dev
+
+demo: bootstrap
+	$(VENV)/bedwatch demo
+
+test: bootstrap
+	$(VENV)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+lint: bootstrap
+	$(VENV)/ruff check bedwatch edge hub firmware-sim tests bench
+	$(VENV)/mypy
+
+bench: bootstrap
+	@for b in bench/*.py; do echo "== $$b"; $(VENV)/python $$b || exit 1; done
+
+clean:
+	rm -rf .venv build *.egg-info var

@@ -1,0 +1,283 @@
+"""Run real Mosquitto and InfluxDB servers as child processes for tests and the demo.
+
+Each server gets a free loopback port, a generated config file and a data folder of its
+own, waits until it answers, and is stopped on exit. Children are tied to this process
+with PR_SET_PDEATHSIG so that none outlives it, even after a SIGKILL.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+
+
+class StackError(RuntimeError):
+    """A local server could not be found, started or reached."""
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """Return a TCP port on `host` that is free right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def find_binary(name: str, *extra_dirs: str) -> str:
+    """Return the path of a server binary or raise StackError saying how to install it."""
+    found = shutil.which(name)
+    if found:
+        return found
+    for folder in ("/usr/sbin", "/usr/bin", "/usr/local/sbin", *extra_dirs):
+        candidate = Path(folder) / name
+        if candidate.exists():
+            return str(candidate)
+    package = {"mosquitto": "mosquitto", "influxd": "influxdb"}.get(name, name)
+    raise StackError(
+        f"{name} not found; install the Debian package: apt-get install {package} "
+        "(or run `make demo` / `make test`, which install it)"
+    )
+
+
+def _die_with_parent() -> None:
+    # Runs in the child between fork and exec: a SIGTERM arrives when the parent dies.
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    # Ctrl-C in a terminal goes to the parent, which stops children in order.
+    os.setpgrp()
+
+
+def _port_open(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex((host, port)) == 0
+
+
+class _Server:
+    """A child server process with a config file and a log in `workdir`."""
+
+    name = "server"
+    start_timeout_s = 30.0
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = Path(workdir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.host = "127.0.0.1"
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log_path = self.workdir / f"{self.name}.log"
+
+    def _command(self) -> list[str]:
+        raise NotImplementedError
+
+    def _ready(self) -> bool:
+        raise NotImplementedError
+
+    def start(self) -> Self:
+        """Start the server and wait until it answers."""
+        if self.process is not None and self.process.poll() is None:
+            return self
+        command = self._command()
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                preexec_fn=_die_with_parent,
+                cwd=self.workdir,
+            )
+        deadline = time.monotonic() + self.start_timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise StackError(
+                    f"{self.name} exited with code {self.process.returncode}; "
+                    f"log:\n{self.log_tail()}"
+                )
+            if self._ready():
+                return self
+            time.sleep(0.05)
+        self.stop()
+        raise StackError(f"{self.name} did not answer within {self.start_timeout_s:.0f} s; "
+                         f"log:\n{self.log_tail()}")
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """Stop the server (SIGTERM, then SIGKILL after `timeout_s`)."""
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def kill(self) -> None:
+        """Kill the server abruptly, as a power cut would."""
+        process, self.process = self.process, None
+        if process is not None and process.poll() is None:
+            process.kill()
+            process.wait()
+
+    def restart(self) -> Self:
+        """Stop and start again on the same port with the same data."""
+        self.stop()
+        return self.start()
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def log_tail(self, lines: int = 20) -> str:
+        """Return the last lines of the server's log."""
+        with contextlib.suppress(OSError):
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        return "(no log)"
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class Mosquitto(_Server):
+    """A Mosquitto broker on a loopback port with persistence in `workdir`."""
+
+    name = "mosquitto"
+
+    def __init__(self, workdir: Path, port: int | None = None) -> None:
+        super().__init__(workdir)
+        self.port = port or free_port()
+        self.binary = find_binary("mosquitto")
+        self.config_path = self.workdir / "mosquitto.conf"
+        (self.workdir / "data").mkdir(exist_ok=True)
+
+    def _command(self) -> list[str]:
+        lines = [
+            f"listener {self.port} {self.host}",
+            "allow_anonymous true",
+            "persistence true",
+            f"persistence_location {self.workdir / 'data'}/",
+            # Save the session store often so a broker restart in tests keeps queued messages.
+            "autosave_interval 1",
+            # Default 1000 then drops the newest (references.md §6): keep far more for a hub
+            # that was away, bounded by memory.
+            "max_queued_messages 100000",
+            "max_inflight_messages 100",
+            "log_type error",
+            "log_type warning",
+            "log_type notice",
+        ]
+        if os.geteuid() == 0:
+            # As root Mosquitto would switch to user 'mosquitto', who cannot write our temp dir.
+            lines.append("user root")
+        self.config_path.write_text("\n".join(lines) + "\n")
+        return [self.binary, "-c", str(self.config_path)]
+
+    def _ready(self) -> bool:
+        return _port_open(self.host, self.port)
+
+
+class InfluxDB(_Server):
+    """An InfluxDB 1.x server (`influxd`) on loopback ports with its data in `workdir`."""
+
+    name = "influxd"
+
+    def __init__(self, workdir: Path, port: int | None = None) -> None:
+        super().__init__(workdir)
+        self.port = port or free_port()
+        self.rpc_port = free_port()
+        self.binary = find_binary("influxd")
+        self.config_path = self.workdir / "influxdb.conf"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def _command(self) -> list[str]:
+        d = self.workdir
+        self.config_path.write_text(
+            f"""reporting-disabled = true
+bind-address = "{self.host}:{self.rpc_port}"
+
+[meta]
+  dir = "{d / 'meta'}"
+
+[data]
+  dir = "{d / 'data'}"
+  wal-dir = "{d / 'wal'}"
+  query-log-enabled = false
+
+[http]
+  enabled = true
+  bind-address = "{self.host}:{self.port}"
+  log-enabled = false
+
+[monitor]
+  store-enabled = false
+
+[subscriber]
+  enabled = false
+
+[continuous_queries]
+  log-enabled = false
+"""
+        )
+        return [self.binary, "-config", str(self.config_path)]
+
+    def _ready(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.url}/ping", timeout=0.5) as response:
+                return bool(response.status == 204)
+        except (urllib.error.URLError, OSError):
+            return False
+
+
+class LocalStack:
+    """Mosquitto and InfluxDB together, in one folder, for the demo and tests."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = Path(workdir)
+        self.mosquitto = Mosquitto(self.workdir / "mosquitto")
+        self.influxdb = InfluxDB(self.workdir / "influxdb")
+
+    def start(self) -> Self:
+        """Start both servers (stopping the first if the second fails)."""
+        self.mosquitto.start()
+        try:
+            self.influxdb.start()
+        except BaseException:
+            self.mosquitto.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        """Stop both servers."""
+        self.influxdb.stop()
+        self.mosquitto.stop()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

@@ -1,0 +1,306 @@
+"""The wire contract between the edge agent and the hub (protocol version 1).
+
+Both programs import this module; `docs/protocol.md` describes the same contract for
+people. Every payload is UTF-8 JSON with a version field `v`. Times are UTC seconds since
+the Unix epoch as floats (`t`), stamped by the edge from its system clock; the agent's
+status says whether that clock is synchronised.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+PROTOCOL_VERSION = 1
+TOPIC_ROOT = f"bw/v{PROTOCOL_VERSION}"
+# Larger payloads are refused by the hub; the edge splits reading batches below it.
+MAX_PAYLOAD_BYTES = 256 * 1024
+MAX_READINGS_PER_BATCH = 2000
+
+ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+_ID_RE = re.compile(ID_PATTERN)
+
+# Plausible wall-clock range: a Pi without RTC that never synchronised starts in 1970.
+MIN_PLAUSIBLE_T = 1_577_836_800.0  # 2020-01-01T00:00:00Z
+MAX_PLAUSIBLE_T = 4_102_444_800.0  # 2100-01-01T00:00:00Z
+
+
+class Severity(StrEnum):
+    """How urgently a person must look at an event."""
+
+    CRITICAL = "critical"
+    HIGH = "high"
+    LOW = "low"
+    INFO = "info"
+
+
+# Events that mean a person may be in danger now. They jump every queue and
+# are never shed, auto-resolved or rate-limited.
+LIFE_SAFETY_KINDS = frozenset({"call", "fall", "long_lie", "apnea", "not_returned"})
+
+# Default severity of known event kinds; an unknown kind is accepted with its own severity.
+DEFAULT_SEVERITY: dict[str, Severity] = {
+    "call": Severity.CRITICAL,
+    "fall": Severity.CRITICAL,
+    "long_lie": Severity.CRITICAL,
+    "apnea": Severity.CRITICAL,
+    "not_returned": Severity.CRITICAL,
+    "call_cancel": Severity.INFO,
+    "bed_exit": Severity.LOW,
+    "bed_return": Severity.INFO,
+    "device_fault": Severity.LOW,
+    "device_recovered": Severity.INFO,
+    "device_silent": Severity.HIGH,
+    "low_battery": Severity.LOW,
+    "test_alarm": Severity.INFO,
+}
+
+
+def is_life_safety(kind: str) -> bool:
+    """Return True when an event of this kind means a person may be in danger now."""
+    return kind in LIFE_SAFETY_KINDS
+
+
+class Channel(StrEnum):
+    """The last part of a topic: what kind of message travels on it."""
+
+    READINGS = "readings"
+    EVENTS = "events"
+    STATUS = "status"
+    DEVICE_STATUS = "device_status"
+    CMD = "cmd"
+    CMD_ACK = "cmd_ack"
+
+
+def _check_id(value: str, what: str) -> str:
+    if not _ID_RE.match(value):
+        raise ValueError(f"{what} {value!r} does not match {ID_PATTERN}")
+    return value
+
+
+def readings_topic(home: str) -> str:
+    """Return the topic a home's reading batches are published on."""
+    return f"{TOPIC_ROOT}/{_check_id(home, 'home id')}/readings"
+
+
+def events_topic(home: str) -> str:
+    """Return the topic a home's events are published on."""
+    return f"{TOPIC_ROOT}/{_check_id(home, 'home id')}/events"
+
+
+def status_topic(home: str) -> str:
+    """Return the retained topic of the home agent's status and last will."""
+    return f"{TOPIC_ROOT}/{_check_id(home, 'home id')}/status"
+
+
+def device_status_topic(home: str, device: str) -> str:
+    """Return the retained topic of one device's status."""
+    return f"{TOPIC_ROOT}/{_check_id(home, 'home id')}/devices/{_check_id(device, 'device id')}/status"
+
+
+def cmd_topic(home: str) -> str:
+    """Return the topic the hub sends commands to a home on."""
+    return f"{TOPIC_ROOT}/{_check_id(home, 'home id')}/cmd"
+
+
+def cmd_ack_topic(home: str) -> str:
+    """Return the topic a home acknowledges commands on."""
+    return f"{TOPIC_ROOT}/{_check_id(home, 'home id')}/cmd/ack"
+
+
+# Subscriptions of the hub (QoS 1).
+HUB_SUBSCRIPTIONS = (
+    f"{TOPIC_ROOT}/+/readings",
+    f"{TOPIC_ROOT}/+/events",
+    f"{TOPIC_ROOT}/+/status",
+    f"{TOPIC_ROOT}/+/devices/+/status",
+    f"{TOPIC_ROOT}/+/cmd/ack",
+)
+
+
+class WireError(ValueError):
+    """A message that breaks the contract; `reason` says how, for logs and counters."""
+
+    def __init__(self, reason: str, *, code: str = "invalid") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.code = code
+
+
+def parse_topic(topic: str) -> tuple[str, Channel, str | None]:
+    """Split a topic into (home, channel, device or None); raise WireError if unknown."""
+    parts = topic.split("/")
+    if len(parts) < 4 or f"{parts[0]}/{parts[1]}" != TOPIC_ROOT:
+        raise WireError(f"topic {topic!r} is not under {TOPIC_ROOT}/", code="topic")
+    home = parts[2]
+    if not _ID_RE.match(home):
+        raise WireError(f"home id {home!r} in topic does not match {ID_PATTERN}", code="topic")
+    rest = parts[3:]
+    if rest == ["readings"]:
+        return home, Channel.READINGS, None
+    if rest == ["events"]:
+        return home, Channel.EVENTS, None
+    if rest == ["status"]:
+        return home, Channel.STATUS, None
+    if rest == ["cmd"]:
+        return home, Channel.CMD, None
+    if rest == ["cmd", "ack"]:
+        return home, Channel.CMD_ACK, None
+    if len(rest) == 3 and rest[0] == "devices" and rest[2] == "status":
+        if not _ID_RE.match(rest[1]):
+            raise WireError(f"device id {rest[1]!r} does not match {ID_PATTERN}", code="topic")
+        return home, Channel.DEVICE_STATUS, rest[1]
+    raise WireError(f"unknown topic {topic!r}", code="topic")
+
+
+Id = Annotated[str, Field(pattern=ID_PATTERN)]
+Kind = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,47}$")]
+Timestamp = Annotated[float, Field(ge=MIN_PLAUSIBLE_T, le=MAX_PLAUSIBLE_T)]
+# Field values that InfluxDB can store; strings are short by contract.
+FieldValue = bool | int | float | Annotated[str, Field(max_length=256)]
+FieldName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,47}$")]
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    v: Literal[1] = Field(1, description="Protocol version.")
+
+
+class Reading(BaseModel):
+    """One typed measurement from one device at one time."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    device: Id = Field(description="Device id, unique within the home.")
+    kind: Kind = Field(description="What was measured, e.g. 'vitals', 'bed_load', 'bp'.")
+    t: Timestamp = Field(description="UTC seconds since the epoch when it was measured.")
+    fields: dict[FieldName, FieldValue] = Field(
+        min_length=1, max_length=64, description="Measured values by name."
+    )
+
+
+class ReadingBatch(_Message):
+    """Readings of one home, published together on `bw/v1/<home>/readings`."""
+
+    agent: Id = Field(description="The publishing agent (the home id).")
+    seq: int = Field(ge=0, description="Per-agent sequence number of this message.")
+    readings: list[Reading] = Field(min_length=1, max_length=MAX_READINGS_PER_BATCH)
+
+
+class Event(_Message):
+    """Something that happened in a home, published on `bw/v1/<home>/events`."""
+
+    id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:-]{8,80}$")] = Field(
+        description="Unique id; the hub ignores a second message with the same id."
+    )
+    seq: int = Field(ge=0, description="Per-agent sequence number of this message.")
+    t: Timestamp = Field(description="UTC seconds since the epoch when it happened.")
+    device: Id = Field(description="The device that reported it.")
+    kind: Kind = Field(description="What happened, e.g. 'call', 'fall', 'bed_exit'.")
+    severity: Severity
+    data: dict[str, Any] = Field(default_factory=dict, description="Evidence and details.")
+
+
+class AgentStatus(_Message):
+    """The agent's retained status; its offline form is the MQTT last will."""
+
+    agent: Id
+    state: Literal["online", "offline"]
+    t: float | None = Field(None, description="When this status was made (absent in the will).")
+    version: str | None = None
+    uptime_s: float | None = Field(None, ge=0)
+    outbox_depth: int | None = Field(None, ge=0)
+    clock_synced: bool | None = Field(None, description="Whether the system clock is synchronised.")
+    devices: list[Id] = Field(default_factory=list)
+
+
+class DeviceStatus(_Message):
+    """One device's retained status."""
+
+    device: Id
+    t: Timestamp
+    connected: bool
+    battery_pct: float | None = Field(None, ge=0, le=100)
+    last_seen: float | None = None
+    errors: dict[str, int] = Field(default_factory=dict, description="Error counters by cause.")
+
+
+class Command(_Message):
+    """A command from the hub to an agent."""
+
+    id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:-]{8,80}$")]
+    t: Timestamp
+    name: Literal["test_alarm", "reload_config", "ping"]
+    args: dict[str, Any] = Field(default_factory=dict)
+
+
+class CommandAck(_Message):
+    """The agent's answer to a command."""
+
+    id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:-]{8,80}$")]
+    t: Timestamp
+    ok: bool
+    detail: str = ""
+
+
+Message = ReadingBatch | Event | AgentStatus | DeviceStatus | Command | CommandAck
+
+_MODEL_FOR_CHANNEL: dict[Channel, type[BaseModel]] = {
+    Channel.READINGS: ReadingBatch,
+    Channel.EVENTS: Event,
+    Channel.STATUS: AgentStatus,
+    Channel.DEVICE_STATUS: DeviceStatus,
+    Channel.CMD: Command,
+    Channel.CMD_ACK: CommandAck,
+}
+
+
+def new_event_id() -> str:
+    """Return a fresh, globally unique event id."""
+    return uuid.uuid4().hex
+
+
+def encode(message: BaseModel) -> bytes:
+    """Serialise a message to its compact JSON payload."""
+    data = message.model_dump_json(exclude_none=True).encode()
+    if len(data) > MAX_PAYLOAD_BYTES:
+        raise WireError(f"payload of {len(data)} bytes exceeds {MAX_PAYLOAD_BYTES}", code="size")
+    return data
+
+
+def decode(topic: str, payload: bytes) -> tuple[str, Channel, str | None, Message]:
+    """Validate a received message; return (home, channel, device, message) or raise WireError."""
+    home, channel, device = parse_topic(topic)
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise WireError(f"payload of {len(payload)} bytes exceeds {MAX_PAYLOAD_BYTES}", code="size")
+    try:
+        raw = json.loads(payload)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise WireError(f"payload is not UTF-8 JSON: {exc}", code="json") from exc
+    if not isinstance(raw, dict):
+        raise WireError("payload is not a JSON object", code="json")
+    if raw.get("v") != PROTOCOL_VERSION:
+        raise WireError(
+            f"protocol version {raw.get('v')!r} is not supported (expected {PROTOCOL_VERSION})",
+            code="version",
+        )
+    model = _MODEL_FOR_CHANNEL[channel]
+    try:
+        message = model.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "payload"
+        raise WireError(
+            f"{where}: {first['msg']} ({exc.error_count()} error(s))", code="schema"
+        ) from exc
+    if channel is Channel.READINGS and message.agent != home:  # type: ignore[union-attr]
+        raise WireError(f"agent {message.agent!r} does not match topic home {home!r}", code="schema")  # type: ignore[union-attr]
+    if channel is Channel.DEVICE_STATUS and message.device != device:  # type: ignore[union-attr]
+        raise WireError("device in payload does not match topic", code="schema")
+    return home, channel, device, message  # type: ignore[return-value]

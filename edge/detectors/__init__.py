@@ -1,0 +1,1 @@
+"""On-device detectors: pure numpy, state in, samples in, events out."""

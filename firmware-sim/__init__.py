@@ -1,0 +1,1 @@
+"""Every bedwatch device in software, speaking the same bytes as the real one."""

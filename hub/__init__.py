@@ -1,0 +1,1 @@
+"""bedwatch hub: the care organisation's central service."""

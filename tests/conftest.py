@@ -1,0 +1,35 @@
+"""Fixtures shared by every test: real Mosquitto and InfluxDB servers on free loopback ports."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bedwatch.stack import InfluxDB, Mosquitto
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+@pytest.fixture
+def mosquitto(tmp_path: Path) -> Iterator[Mosquitto]:
+    """A fresh Mosquitto broker for one test."""
+    broker = Mosquitto(tmp_path / "mosquitto")
+    broker.start()
+    try:
+        yield broker
+    finally:
+        broker.stop()
+
+
+@pytest.fixture(scope="session")
+def influxdb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InfluxDB]:
+    """One InfluxDB server for the session; each test uses a database of its own."""
+    server = InfluxDB(tmp_path_factory.mktemp("influxdb"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
