@@ -81,7 +81,9 @@ def hub_check(config: ConfigOption) -> None:
 @app.command()
 def sim(
     device: Annotated[str, typer.Argument(help="Simulator name, e.g. call_button, radar.")],
-    pty: Annotated[bool, typer.Option("--pty", help="Serve the device on a pseudo-terminal.")] = True,
+    pty: Annotated[
+        bool, typer.Option("--pty", help="Serve the device on a pseudo-terminal.")
+    ] = True,
 ) -> None:
     """Run one simulated device on a pseudo-terminal, to watch with a real serial tool."""
     if not pty:
@@ -121,7 +123,9 @@ def demo(
 
 @app.command("eval")
 def evaluate(
-    json_path: Annotated[Path | None, typer.Option("--json", help="Write the figures here.")] = None,
+    json_path: Annotated[
+        Path | None, typer.Option("--json", help="Write the figures here.")
+    ] = None,
     part: Annotated[str, typer.Option(help="heldout or tuning.")] = "heldout",
 ) -> None:
     """Run the scenario library through the decoders and detectors and score them."""

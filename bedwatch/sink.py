@@ -70,7 +70,8 @@ class NotificationSink:
 
         self._server = ThreadingHTTPServer((host, port), Handler)
         self._server.daemon_threads = True
-        self.host, self.port = self._server.server_address[:2]
+        self.host = host
+        self.port = int(self._server.server_address[1])
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True,
                                         name="notification-sink")
 

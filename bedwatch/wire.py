@@ -100,7 +100,8 @@ def status_topic(home: str) -> str:
 
 def device_status_topic(home: str, device: str) -> str:
     """Return the retained topic of one device's status."""
-    return f"{TOPIC_ROOT}/{_check_id(home, 'home id')}/devices/{_check_id(device, 'device id')}/status"
+    home, device = _check_id(home, "home id"), _check_id(device, "device id")
+    return f"{TOPIC_ROOT}/{home}/devices/{device}/status"
 
 
 def cmd_topic(home: str) -> str:
@@ -299,8 +300,9 @@ def decode(topic: str, payload: bytes) -> tuple[str, Channel, str | None, Messag
         raise WireError(
             f"{where}: {first['msg']} ({exc.error_count()} error(s))", code="schema"
         ) from exc
-    if channel is Channel.READINGS and message.agent != home:  # type: ignore[union-attr]
-        raise WireError(f"agent {message.agent!r} does not match topic home {home!r}", code="schema")  # type: ignore[union-attr]
-    if channel is Channel.DEVICE_STATUS and message.device != device:  # type: ignore[union-attr]
+    if isinstance(message, ReadingBatch) and message.agent != home:
+        raise WireError(f"agent {message.agent!r} does not match topic home {home!r}",
+                        code="schema")
+    if isinstance(message, DeviceStatus) and message.device != device:
         raise WireError("device in payload does not match topic", code="schema")
     return home, channel, device, message  # type: ignore[return-value]
