@@ -17,6 +17,21 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, Self
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from bedwatch.wire import ID_PATTERN
+
+
+class DeviceConfigBase(BaseModel):
+    """Fields every device config has; each driver's config adds `type: Literal[...]`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: str = Field(description="Driver type.")
+    id: str = Field(pattern=ID_PATTERN, description="Device id, unique within the home.")
+    silent_after_s: float = Field(
+        60.0, gt=0, description="Silence (no data at all) after which device_silent is raised."
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,123 @@
+"""The edge agent's config: a TOML file validated by pydantic; errors name the file and key."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Union
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from bedwatch.wire import ID_PATTERN
+from edge.drivers import DRIVERS
+from edge.drivers.base import DeviceConfigBase
+
+
+class ConfigError(ValueError):
+    """A config file that cannot be used; the message names the file and the key."""
+
+
+class MqttConfig(BaseModel):
+    """How the agent reaches the hub's broker."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    host: str = Field("127.0.0.1", description="Broker host name or address.")
+    port: int = Field(1883, gt=0, lt=65536, description="Broker port (8883 with TLS).")
+    username: str | None = Field(None, description="Per-home user name (the home id).")
+    password: str | None = Field(None, description="Per-home password.")
+    password_file: Path | None = Field(None, description="File holding the password instead.")
+    tls: bool = Field(False, description="Connect with TLS.")
+    ca_file: Path | None = Field(None, description="CA certificate that signed the broker's.")
+    keepalive: int = Field(30, ge=5, le=600, description="MQTT keepalive in seconds.")
+    max_inflight: int = Field(20, ge=1, le=1000, description="Unacknowledged messages in flight.")
+
+
+class OutboxConfig(BaseModel):
+    """Where messages wait until the broker has them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    path: Path = Field(Path("outbox.sqlite"), description="SQLite file of the durable outbox.")
+    max_reading_messages: int = Field(
+        100_000, ge=100,
+        description="Reading batches kept while offline; beyond it the oldest are shed. "
+                    "Events are never shed.",
+    )
+
+
+def _device_union() -> Any:
+    models = tuple(model for model, _ in DRIVERS.values())
+    if len(models) == 1:
+        return models[0]
+    return Annotated[Union[models], Field(discriminator="type")]  # noqa: UP007
+
+
+if TYPE_CHECKING:
+    DeviceConfig = DeviceConfigBase
+else:
+    DeviceConfig = _device_union()
+
+
+class AgentConfig(BaseModel):
+    """The whole agent config."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    home: str = Field(pattern=ID_PATTERN, description="Home id; also the MQTT user name.")
+    mqtt: MqttConfig = Field(default_factory=MqttConfig)
+    outbox: OutboxConfig = Field(default_factory=OutboxConfig)
+    status_interval_s: float = Field(30.0, gt=0, description="How often to publish status.")
+    batch_interval_s: float = Field(1.0, gt=0, description="How often readings are batched.")
+    devices: list[DeviceConfig] = Field(
+        default_factory=list, description="The devices of this home."
+    )
+
+    @model_validator(mode="after")
+    def _unique_device_ids(self) -> AgentConfig:
+        ids = [d.id for d in self.devices]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise ValueError(f"device ids must be unique; repeated: {', '.join(duplicates)}")
+        return self
+
+
+def _key(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part in DRIVERS:  # the discriminator's branch name is not a key in the file
+            continue
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "(top level)"
+
+
+def load_config(path: Path | str) -> AgentConfig:
+    """Read and validate an agent config; raise ConfigError naming the file and key."""
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{path}: file not found") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    try:
+        config = AgentConfig.model_validate(raw)
+    except ValidationError as exc:
+        problems = [f"{path}: {_key(e['loc'])}: {e['msg']}" for e in exc.errors()]
+        raise ConfigError("\n".join(problems)) from exc
+    base = path.resolve().parent
+    if not config.outbox.path.is_absolute():
+        config.outbox.path = base / config.outbox.path
+    if config.mqtt.password_file is not None:
+        secret = config.mqtt.password_file
+        secret = secret if secret.is_absolute() else base / secret
+        try:
+            config.mqtt.password = secret.read_text().strip()
+        except OSError as exc:
+            raise ConfigError(f"{path}: mqtt.password_file: cannot read {secret}: {exc}") from exc
+    return config

@@ -1,0 +1,127 @@
+"""A simulated call-button receiver: the same frames as the real one, on a pseudo-terminal."""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import threading
+from pathlib import Path
+from typing import Self
+
+from edge.drivers.call_button import (
+    ACTION_CALL,
+    ACTION_CANCEL,
+    ACTION_CHECKIN,
+    BUTTON,
+    DEVICE_TYPE_CALL_RECEIVER,
+    FRAME_BUTTON,
+    FRAME_HEARTBEAT,
+    FRAME_HELLO,
+    HEARTBEAT,
+    HELLO,
+)
+from edge.drivers.framing import encode_frame
+from firmware_sim.serial_port import SimulatedSerialPort
+
+FIRMWARE = (1, 2, 0)
+
+
+class CallButtonSim:
+    """A receiver with paired buttons; press them from tests, the demo or a terminal."""
+
+    def __init__(self, folder: Path, *, heartbeat_s: float = 5.0, buttons: list[int] | None = None,
+                 battery_pct: int = 90, rssi_dbm: int = -60, name: str = "ttyCALL") -> None:
+        self.port = SimulatedSerialPort(folder, name)
+        self.heartbeat_s = heartbeat_s
+        self.buttons = buttons or [0x00C0FFEE]
+        self.battery_pct = battery_pct
+        self.rssi_dbm = rssi_dbm
+        self._seq = 0
+        self._uptime_s = 0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.stalled = False
+
+    @property
+    def path(self) -> Path:
+        return self.port.path
+
+    def _send(self, frame_type: int, payload: bytes) -> bool:
+        with self._lock:
+            frame = encode_frame(frame_type, self._seq, payload)
+            self._seq = (self._seq + 1) & 0xFF
+            return self.port.write(frame)
+
+    def hello(self) -> bool:
+        return self._send(FRAME_HELLO, HELLO.pack(DEVICE_TYPE_CALL_RECEIVER, *FIRMWARE))
+
+    def heartbeat(self) -> bool:
+        return self._send(FRAME_HEARTBEAT, HEARTBEAT.pack(self._uptime_s, 5010))
+
+    def _button(self, button: int | None, action: int) -> bool:
+        chosen = self.buttons[0] if button is None else button
+        return self._send(FRAME_BUTTON, BUTTON.pack(chosen, action, self.battery_pct,
+                                                    self.rssi_dbm))
+
+    def press(self, button: int | None = None) -> bool:
+        """Press a call button (the first paired one by default)."""
+        return self._button(button, ACTION_CALL)
+
+    def cancel(self, button: int | None = None) -> bool:
+        """Cancel a call from the button, as a resident who pressed by mistake does."""
+        return self._button(button, ACTION_CANCEL)
+
+    def checkin(self, button: int | None = None) -> bool:
+        """Send a button's supervision check-in."""
+        return self._button(button, ACTION_CHECKIN)
+
+    def inject(self, data: bytes) -> bool:
+        """Write raw bytes (garbage, a damaged frame) on the line."""
+        return self.port.write(data)
+
+    def unplug(self) -> None:
+        self.port.unplug()
+
+    def replug(self) -> None:
+        self.port.plug()
+        self.hello()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.heartbeat_s):
+            self._uptime_s += int(self.heartbeat_s)
+            if not self.stalled:
+                self.heartbeat()
+
+    def start(self) -> Self:
+        self.port.plug()
+        self.hello()
+        for button in self.buttons:
+            self.checkin(button)
+        self._thread = threading.Thread(target=self._run, daemon=True, name="call-button-sim")
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        self.port.unplug()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+async def run_pty(*, press_every: float = 20.0) -> None:
+    """Serve a receiver on a pty, print its path, press a button every `press_every` s."""
+    folder = Path(tempfile.mkdtemp(prefix="bedwatch-sim-"))
+    with CallButtonSim(folder) as sim:
+        print(f"call-button receiver on {sim.path} (9600 8N1); pressing every {press_every:.0f} s",
+              flush=True)
+        while True:
+            await asyncio.sleep(press_every)
+            sim.press()
+            print("pressed", flush=True)
