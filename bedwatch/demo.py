@@ -1,0 +1,191 @@
+"""`bedwatch demo`: a care organisation on one machine, shown live.
+
+Starts real Mosquitto and InfluxDB servers, the hub and a few simulated homes (simulated
+devices on pseudo-terminals, each home with its own edge agent process). Every so often a
+resident presses the call button; the demo prints each alert as the hub raises it, each
+page the hub sends (delivered through apprise to a local sink), and acknowledges the page
+through its link as a caregiver would.
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+import tempfile
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from bedwatch.localsite import (
+    CaregiverSpec,
+    HomeSpec,
+    Program,
+    edge_config,
+    get_json,
+    hub_config,
+    wait_http,
+    write_toml,
+)
+from bedwatch.sink import Notification, NotificationSink
+from bedwatch.stack import LocalStack, free_port
+
+ACK_LINK = re.compile(r"https?://\S+/ack/\S+")
+
+RESIDENTS = [
+    ("Wang Guirong 王桂荣", "Qingshan Road 12, Unit 3", "site-town"),
+    ("Li Jianguo 李建国", "Xinhua Lane 5, Building 2", "site-town"),
+    ("Zhao Shufen 赵淑芬", "Shangping Village, House 17", "site-village"),
+    ("Chen Yulan 陈玉兰", "Hexi Street 88", "site-town"),
+    ("Liu Dezhi 刘德志", "Dongtou Village, House 4", "site-village"),
+]
+CAREGIVERS = [
+    CaregiverSpec("cg-zhang", "Zhang Min 张敏", "site-town", []),
+    CaregiverSpec("cg-huang", "Huang Li 黄丽", "site-village", []),
+]
+SITES = [
+    {"id": "site-town", "name": "Qingshan Street care station", "kind": "urban"},
+    {"id": "site-village", "name": "Shangping township care station", "kind": "rural"},
+]
+
+
+def _stamp() -> str:
+    return datetime.now().strftime("%H:%M:%S")
+
+
+@contextmanager
+def _simulated_homes(count: int, workdir: Path) -> Iterator[list[tuple[HomeSpec, Any]]]:
+    from firmware_sim.call_button import CallButtonSim
+
+    homes: list[tuple[HomeSpec, Any]] = []
+    with ExitStack() as stack:
+        for i in range(count):
+            resident, address, site = RESIDENTS[i % len(RESIDENTS)]
+            home_id = f"home-{i + 1:03d}"
+            sim = stack.enter_context(
+                CallButtonSim(workdir / home_id, heartbeat_s=5.0, buttons=[0x1000 + i])
+            )
+            spec = HomeSpec(
+                id=home_id, site=site, resident=resident, address=address,
+                devices=[{"type": "call_button", "id": "bedside-button", "port": str(sim.path),
+                          "baudrate": 9600}],
+            )
+            homes.append((spec, sim))
+        yield homes
+
+
+def run_demo(*, homes: int = 3, press_every: float = 15.0, duration: float | None = None,
+             workdir: Path | None = None) -> int:
+    """Run the demo until Ctrl-C (or `duration` seconds); return the exit code."""
+    console = Console()
+    root = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="bedwatch-demo-"))
+    root.mkdir(parents=True, exist_ok=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    pressed_at: dict[str, float] = {}
+    acked: set[str] = set()
+    pending_acks: list[tuple[float, str, Notification]] = []
+
+    def on_page(note: Notification) -> None:
+        home = next((h for h in pressed_at if h in note.text), None)
+        delay = ""
+        if home is not None:
+            delay = f" [dim](+{(note.received_monotonic - pressed_at[home]) * 1000:.0f} ms "
+            delay += "after the press)[/dim]"
+        who = note.path.strip("/")
+        first = note.text.strip().splitlines()
+        console.print(f"{_stamp()} [bold magenta]PAGE[/] to {who}{delay}: "
+                      f"{first[0] if first else ''}", soft_wrap=True)
+        for line in first[1:]:
+            if line.strip():
+                console.print(f"           {line}", highlight=False, soft_wrap=True)
+        link = ACK_LINK.search(note.text)
+        if link:
+            pending_acks.append((time.monotonic() + 4.0, link.group(0), note))
+
+    console.rule("[bold]bedwatch demo")
+    console.print(f"working folder: {root}")
+    with ExitStack() as stack:
+        stack_servers = stack.enter_context(LocalStack(root / "servers"))
+        console.print(f"{_stamp()} Mosquitto on 127.0.0.1:{stack_servers.mosquitto.port}, "
+                      f"InfluxDB at {stack_servers.influxdb.url}")
+        sink = stack.enter_context(NotificationSink(on_notification=on_page))
+        caregivers = [CaregiverSpec(c.id, c.name, c.site, [sink.url(c.id)]) for c in CAREGIVERS]
+        home_sims = stack.enter_context(_simulated_homes(homes, root / "devices"))
+        specs = [spec for spec, _ in home_sims]
+        api_port = free_port()
+        hub_path = write_toml(root / "hub" / "hub.toml", hub_config(
+            workdir=root / "hub", mqtt_port=stack_servers.mosquitto.port,
+            influx_url=stack_servers.influxdb.url, api_port=api_port,
+            homes=specs, caregivers=caregivers, sites=SITES))
+        hub = Program("hub", ["hub", "run", "--config", str(hub_path)], root / "hub" / "hub.log")
+        stack.callback(hub.stop)
+        hub.start()
+        api = f"http://127.0.0.1:{api_port}"
+        wait_http(f"{api}/healthz", program=hub)
+        console.print(f"{_stamp()} hub up: {api}/api/alerts  (log: {hub.log_path})")
+        agents = []
+        for spec, sim in home_sims:
+            path = write_toml(root / spec.id / "edge.toml", edge_config(
+                home=spec, mqtt_port=stack_servers.mosquitto.port, workdir=root / spec.id))
+            agent = Program(spec.id, ["edge", "run", "--config", str(path)],
+                            root / spec.id / "edge.log")
+            stack.callback(agent.stop)
+            agents.append(agent.start())
+            console.print(f"{_stamp()} {spec.id}: {spec.resident}, {spec.address} "
+                          f"[dim](call button on {sim.path})[/dim]")
+        console.print(f"{_stamp()} [green]running[/]: a call button is pressed every "
+                      f"{press_every:.0f} s; Ctrl-C stops everything")
+        seen_alerts: set[Any] = set()
+        started = time.monotonic()
+        next_press = started + 3.0
+        turn = 0
+        try:
+            while not stop.is_set():
+                now = time.monotonic()
+                if duration is not None and now - started >= duration:
+                    break
+                for agent in agents:
+                    if not agent.running:
+                        console.print(f"[red]{agent.name} agent exited[/]:\n{agent.log_tail()}")
+                        return 1
+                if now >= next_press:
+                    spec, sim = home_sims[turn % len(home_sims)]
+                    turn += 1
+                    sim.press(sim.buttons[0])
+                    pressed_at[spec.id] = time.monotonic()
+                    console.print(f"{_stamp()} [bold yellow]CALL[/] {spec.resident} pressed "
+                                  f"the call button in {spec.id}")
+                    next_press = now + press_every
+                for alert in get_json(f"{api}/api/alerts?state=open"):
+                    key = alert.get("id")
+                    if key not in seen_alerts:
+                        seen_alerts.add(key)
+                        console.print(f"{_stamp()} [bold red]ALERT[/] #{key} {alert.get('kind')} "
+                                      f"in {alert.get('home')} ({alert.get('severity')})")
+                for item in [p for p in pending_acks if p[0] <= now]:
+                    pending_acks.remove(item)
+                    _, link, note = item
+                    if link in acked:
+                        continue
+                    acked.add(link)
+                    # The link opens a page; its button POSTs the acknowledgement.
+                    with urllib.request.urlopen(link, data=b"", timeout=5) as response:
+                        ok = response.status == 200
+                    who = note.path.strip("/")
+                    console.print(f"{_stamp()} [bold green]ACK[/] {who} acknowledged through the "
+                                  f"link in the page ({'ok' if ok else 'failed'})")
+                stop.wait(0.25)
+        except KeyboardInterrupt:
+            pass
+        console.print(f"{_stamp()} stopping the hub, agents and servers…")
+        # The hub first: agents going away on purpose must not page anyone.
+        hub.stop()
+    console.print(f"{_stamp()} stopped at {datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC")
+    return 0

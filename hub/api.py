@@ -1,0 +1,192 @@
+"""The hub's REST API and the acknowledge page that the link in every page opens."""
+
+from __future__ import annotations
+
+import html
+import time
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from fastapi import FastAPI, HTTPException, Query
+from fastapi.responses import HTMLResponse, JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+
+from hub import tokens
+from hub.alerts import ACTIVE_STATES, KIND_TEXT, RESOLUTIONS, TransitionError
+from hub.db import AgentState, Alert, AuditEntry, Delivery, EventRecord, Home
+
+if TYPE_CHECKING:
+    from hub.service import Hub
+
+
+class Transition(BaseModel):
+    """A caregiver acting on an alert."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    caregiver: str = Field(min_length=1, max_length=64, description="Who acts.")
+    resolution: Literal["real", "false_alarm", "test", "resolved_remotely"] | None = Field(
+        None, description="What was found (resolve only).")
+    note: str | None = Field(None, max_length=2000, description="Free text (resolve only).")
+
+
+_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>bedwatch — alert #{id}</title>
+<style>body{{font-family:system-ui,sans-serif;margin:1.2rem;max-width:32rem}}
+.crit{{color:#b00020}} button{{font-size:1.3rem;padding:.8rem 1.6rem;width:100%}}
+.ok{{color:#1b5e20}}</style></head><body>
+<h1 class="crit">{what}</h1><p><b>{home}</b> — {resident}<br>{address}</p>
+<p>Alert #{id}, state: <b>{state}</b></p>{body}</body></html>"""
+
+
+def create_app(hub: Hub) -> FastAPI:
+    """Return the FastAPI application of a running hub."""
+    app = FastAPI(title="bedwatch hub", version="0.1.0")
+
+    def _alert(alert_id: int) -> Alert:
+        with hub.sessions() as session:
+            alert = session.get(Alert, alert_id)
+        if alert is None:
+            raise HTTPException(404, f"no alert #{alert_id}")
+        return alert
+
+    @app.get("/healthz")
+    async def healthz() -> JSONResponse:
+        checks = {"mqtt": hub.ingest.connected, "influxdb": hub.writer.reachable}
+        try:
+            with hub.sessions() as session:
+                session.execute(select(1))
+            checks["database"] = True
+        except Exception:
+            checks["database"] = False
+        ok = all(checks.values())
+        return JSONResponse({"ok": ok, **checks}, status_code=200 if ok else 503)
+
+    @app.get("/api/alerts")
+    async def list_alerts(
+        state: Annotated[str, Query(pattern="^(open|acknowledged|on_site|resolved|active|all)$")]
+        = "active",
+        home: str | None = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    ) -> list[dict[str, Any]]:
+        """List alerts, newest first; `active` means not yet resolved."""
+        query = select(Alert).order_by(Alert.id.desc()).limit(limit)
+        if state == "active":
+            query = query.where(Alert.state.in_(ACTIVE_STATES))
+        elif state != "all":
+            query = query.where(Alert.state == state)
+        if home:
+            query = query.where(Alert.home == home)
+        with hub.sessions() as session:
+            return [a.as_dict() for a in session.scalars(query)]
+
+    @app.get("/api/alerts/{alert_id}")
+    async def get_alert(alert_id: int) -> dict[str, Any]:
+        alert = _alert(alert_id)
+        with hub.sessions() as session:
+            deliveries = session.scalars(select(Delivery).where(Delivery.alert_id == alert_id)
+                                         .order_by(Delivery.id))
+            return {**alert.as_dict(), "deliveries": [
+                {"caregiver": d.caregiver_id, "channel": d.channel, "ok": d.ok,
+                 "error": d.error, "at": d.at} for d in deliveries]}
+
+    @app.post("/api/alerts/{alert_id}/{action}")
+    async def act(alert_id: int, action: Literal["ack", "on_site", "resolve"],
+                  body: Transition) -> dict[str, Any]:
+        """Acknowledge, arrive at or resolve an alert."""
+        _alert(alert_id)
+        to = {"ack": "acknowledged", "on_site": "on_site", "resolve": "resolved"}[action]
+        if to == "resolved" and body.resolution is None:
+            raise HTTPException(422, f"resolution is required: one of {', '.join(RESOLUTIONS)}")
+        try:
+            alert = hub.alerts.transition(alert_id, to, body.caregiver,
+                                          resolution=body.resolution, note=body.note)
+        except TransitionError as exc:
+            raise HTTPException(409, str(exc)) from exc
+        return alert.as_dict()
+
+    @app.get("/api/events")
+    async def list_events(home: str | None = None,
+                          limit: Annotated[int, Query(ge=1, le=5000)] = 500
+                          ) -> list[dict[str, Any]]:
+        """List received events in the order the hub received them (oldest first)."""
+        query = select(EventRecord).order_by(EventRecord.received_order.desc()).limit(limit)
+        if home:
+            query = query.where(EventRecord.home == home)
+        with hub.sessions() as session:
+            rows = list(session.scalars(query))
+        return [{"id": r.id, "home": r.home, "device": r.device, "kind": r.kind,
+                 "severity": r.severity, "seq": r.seq, "t": r.t, "data": r.data,
+                 "received_at": r.received_at, "alert_id": r.alert_id} for r in reversed(rows)]
+
+    @app.get("/api/homes")
+    async def list_homes() -> list[dict[str, Any]]:
+        with hub.sessions() as session:
+            agents = {a.home: a for a in session.scalars(select(AgentState))}
+            return [{"id": h.id, "site": h.site_id, "address": h.address,
+                     "resident": h.resident_name,
+                     "agent": agents[h.id].state if h.id in agents else "unknown"}
+                    for h in session.scalars(select(Home).order_by(Home.id))]
+
+    @app.get("/api/audit")
+    async def audit(alert_id: int | None = None,
+                    limit: Annotated[int, Query(ge=1, le=5000)] = 500) -> list[dict[str, Any]]:
+        query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
+        if alert_id is not None:
+            query = query.where(AuditEntry.alert_id == alert_id)
+        with hub.sessions() as session:
+            return [{"at": e.at, "actor": e.actor, "action": e.action, "alert_id": e.alert_id,
+                     "home": e.home, "detail": e.detail} for e in session.scalars(query)]
+
+    @app.get("/api/stats")
+    async def stats() -> dict[str, Any]:
+        return {
+            "uptime_s": round(time.monotonic() - hub.started, 1),
+            "ingest": dict(hub.ingest.counters), "rejected": dict(hub.ingest.rejected),
+            "duplicates": hub.duplicates, "influx": {**hub.writer.counters,
+                                                     "pending": hub.writer.pending},
+            "alerts": hub.alerts.counters,
+        }
+
+    def _ack_page(token: str, body: str, status: int = 200) -> HTMLResponse:
+        grant = tokens.verify(hub.alerts.secret, token, hub.clock.now())
+        alert = _alert(grant.alert_id)
+        with hub.sessions() as session:
+            home = session.get(Home, alert.home)
+        page = _PAGE.format(
+            id=alert.id, what=html.escape(KIND_TEXT.get(alert.kind, alert.kind)),
+            home=html.escape(alert.home), resident=html.escape(home.resident_name if home else ""),
+            address=html.escape(home.address if home else ""), state=html.escape(alert.state),
+            body=body)
+        return HTMLResponse(page, status_code=status)
+
+    @app.get("/ack/{token}", response_class=HTMLResponse)
+    async def ack_form(token: str) -> HTMLResponse:
+        """Show the alert with one button. A GET changes nothing: chat apps prefetch links."""
+        try:
+            return _ack_page(token, f'<form method="post" action="/ack/{html.escape(token)}">'
+                                    '<button type="submit">I am taking it — acknowledge</button>'
+                                    "</form>")
+        except tokens.TokenError as exc:
+            return HTMLResponse(f"<p>{html.escape(str(exc))}</p>", status_code=403)
+
+    @app.post("/ack/{token}", response_class=HTMLResponse)
+    async def ack(token: str) -> HTMLResponse:
+        """Acknowledge the alert of a signed link (idempotent for the same caregiver)."""
+        try:
+            grant = tokens.verify(hub.alerts.secret, token, hub.clock.now())
+        except tokens.TokenError as exc:
+            return HTMLResponse(f"<p>{html.escape(str(exc))}</p>", status_code=403)
+        alert = _alert(grant.alert_id)
+        if alert.state == "open":
+            try:
+                hub.alerts.transition(alert.id, "acknowledged", grant.caregiver_id)
+                message = "Acknowledged. Paging has stopped; please go now."
+            except TransitionError as exc:
+                message = str(exc)
+        else:
+            message = f"Already {alert.state} by {alert.acknowledged_by}."
+        return _ack_page(token, f'<p class="ok"><b>{html.escape(message)}</b></p>')
+
+    return app

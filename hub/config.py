@@ -1,0 +1,142 @@
+"""The hub's config: a TOML file validated by pydantic; errors name the file and the key."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from bedwatch.configfile import ConfigError, load_toml_model, resolve
+from bedwatch.wire import ID_PATTERN
+
+__all__ = ["ConfigError", "HubConfig", "load_config"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class MqttSection(_Model):
+    host: str = Field("127.0.0.1", description="Broker host.")
+    port: int = Field(1883, gt=0, lt=65536, description="Broker port.")
+    client_id: str = Field("bedwatch-hub", description="Fixed id: the broker keeps its session.")
+    username: str | None = Field(None, description="Hub user name on the broker.")
+    password: str | None = Field(None, description="Hub password on the broker.")
+    tls: bool = Field(False, description="Connect with TLS.")
+    ca_file: Path | None = Field(None, description="CA certificate of the broker.")
+
+
+class InfluxSection(_Model):
+    url: str = Field("http://127.0.0.1:8086", description="InfluxDB base URL (v1 HTTP API).")
+    database: str = Field("bedwatch", pattern=r"^[A-Za-z0-9_]+$", description="Database name.")
+    username: str | None = Field(None, description="InfluxDB 1.x user.")
+    password: str | None = Field(None, description="InfluxDB 1.x password.")
+    token: str | None = Field(None, description="Token for InfluxDB 2.x/3.x v1-compat endpoints.")
+    batch_size: int = Field(5000, ge=1, description="Points per write request.")
+    flush_interval_s: float = Field(1.0, gt=0, description="Longest wait before a write.")
+    max_buffer_points: int = Field(
+        1_000_000, ge=1000,
+        description="Points held while InfluxDB is unreachable; beyond it the oldest are shed.",
+    )
+
+
+class DatabaseSection(_Model):
+    url: str = Field("sqlite:///hub.sqlite",
+                     description="SQLAlchemy URL; a relative SQLite path is relative to the file.")
+
+
+class ApiSection(_Model):
+    host: str = Field("127.0.0.1", description="Address the REST API listens on.")
+    port: int = Field(8080, gt=0, lt=65536, description="Port of the REST API.")
+    public_url: str = Field("http://127.0.0.1:8080",
+                            description="How caregivers' phones reach the hub (ack links).")
+    secret: str | None = Field(None, min_length=16, description="Key that signs ack links.")
+    secret_file: Path | None = Field(None, description="File holding the signing key.")
+    ack_link_ttl_s: float = Field(24 * 3600, gt=0, description="How long an ack link works.")
+
+
+class SiteSection(_Model):
+    id: str = Field(pattern=ID_PATTERN, description="Site id.")
+    name: str = Field(description="Name of the care station.")
+    kind: Literal["urban", "rural"] = Field("urban", description="Town or remote village.")
+    timezone: str = Field("Asia/Shanghai", description="Local time zone for messages.")
+    ack_target_s: float | None = Field(None, gt=0, description="Acknowledgement target.")
+    arrival_target_s: float | None = Field(
+        None, gt=0, description="Arrival target (default 15 min urban, 30 min rural).")
+
+    @model_validator(mode="after")
+    def _defaults(self) -> SiteSection:
+        # Home-care-bed service terms: at the door within 15 min in towns, 30 in villages.
+        if self.arrival_target_s is None:
+            self.arrival_target_s = 900.0 if self.kind == "urban" else 1800.0
+        if self.ack_target_s is None:
+            self.ack_target_s = 120.0
+        return self
+
+
+class ResidentSection(_Model):
+    name: str = Field(description="The resident's name as caregivers know it.")
+    doctor_notify: list[str] = Field(default_factory=list,
+                                     description="Apprise URLs of the family doctor.")
+
+
+class HomeSection(_Model):
+    id: str = Field(pattern=ID_PATTERN, description="Home id (the agent's MQTT user).")
+    site: str = Field(description="Site id that serves this home.")
+    address: str = Field("", description="Where the caregiver goes.")
+    resident: ResidentSection
+
+
+class CaregiverSection(_Model):
+    id: str = Field(pattern=ID_PATTERN, description="Caregiver id.")
+    name: str = Field(description="Name shown in the audit and on the page.")
+    site: str = Field(description="Site id the caregiver works for.")
+    role: Literal["oncall", "backup", "supervisor", "family"] = Field(
+        "oncall", description="Place in the escalation chain.")
+    notify: list[str] = Field(min_length=1, description="Apprise URLs, tried in order.")
+
+
+class HubConfig(_Model):
+    mqtt: MqttSection = Field(default_factory=MqttSection)
+    influx: InfluxSection = Field(default_factory=InfluxSection)
+    database: DatabaseSection = Field(default_factory=DatabaseSection)
+    api: ApiSection = Field(default_factory=ApiSection)
+    sites: list[SiteSection] = Field(default_factory=list)
+    homes: list[HomeSection] = Field(default_factory=list)
+    caregivers: list[CaregiverSection] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _references(self) -> HubConfig:
+        sites = {s.id for s in self.sites}
+        for i, home in enumerate(self.homes):
+            if home.site not in sites:
+                raise ValueError(f"homes[{i}].site: unknown site {home.site!r}")
+        for i, caregiver in enumerate(self.caregivers):
+            if caregiver.site not in sites:
+                raise ValueError(f"caregivers[{i}].site: unknown site {caregiver.site!r}")
+        return self
+
+
+def load_config(path: Path | str) -> HubConfig:
+    """Read and validate a hub config; raise ConfigError naming the file and key."""
+    path = Path(path)
+    config = load_toml_model(path, HubConfig)
+    base = path.resolve().parent
+    prefix = "sqlite:///"
+    url = config.database.url
+    if url.startswith(prefix) and not url.startswith(prefix + "/") and url != "sqlite:///:memory:":
+        config.database.url = prefix + str(base / url[len(prefix):])
+    if config.api.secret is None:
+        # Without a configured key, keep a generated one beside the config so that links
+        # already sent keep working after a restart.
+        secret_path = resolve(base, config.api.secret_file or Path("hub-secret"))
+        try:
+            if config.api.secret_file is None and not secret_path.exists():
+                secret_path.touch(mode=0o600)
+                secret_path.write_text(secrets.token_hex(32))
+            config.api.secret = secret_path.read_text().strip()
+        except OSError as exc:
+            raise ConfigError(f"{path}: api.secret_file: cannot read {secret_path}: {exc}") from exc
+    return config

@@ -1,0 +1,173 @@
+"""The hub's SQL state (SQLAlchemy 2): registry, events, alerts, pages, deliveries and audit.
+
+SQLite by default; the same models run on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Engine,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    create_engine,
+    event,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON, list[str]: JSON}
+
+
+class Site(Base):
+    __tablename__ = "sites"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16))
+    timezone: Mapped[str] = mapped_column(String(64))
+    ack_target_s: Mapped[float] = mapped_column(Float)
+    arrival_target_s: Mapped[float] = mapped_column(Float)
+
+
+class Home(Base):
+    __tablename__ = "homes"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    site_id: Mapped[str] = mapped_column(ForeignKey("sites.id"))
+    address: Mapped[str] = mapped_column(String(400), default="")
+    resident_name: Mapped[str] = mapped_column(String(200))
+    doctor_notify: Mapped[list[str]] = mapped_column(default=list)
+
+
+class Caregiver(Base):
+    __tablename__ = "caregivers"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    site_id: Mapped[str] = mapped_column(ForeignKey("sites.id"))
+    role: Mapped[str] = mapped_column(String(16))
+    notify: Mapped[list[str]] = mapped_column(default=list)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class EventRecord(Base):
+    """Every distinct event received; the primary key is the edge's event id (dedup)."""
+
+    __tablename__ = "events"
+    id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    home: Mapped[str] = mapped_column(String(64), index=True)
+    device: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(48))
+    severity: Mapped[str] = mapped_column(String(16))
+    seq: Mapped[int] = mapped_column(Integer)
+    t: Mapped[float] = mapped_column(Float)
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    received_at: Mapped[float] = mapped_column(Float)
+    received_order: Mapped[int] = mapped_column(Integer, default=0)
+    alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id"), nullable=True)
+
+
+class Alert(Base):
+    __tablename__ = "alerts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    home: Mapped[str] = mapped_column(String(64), index=True)
+    device: Mapped[str] = mapped_column(String(64), default="")
+    kind: Mapped[str] = mapped_column(String(48))
+    severity: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16), default="open", index=True)
+    opened_at: Mapped[float] = mapped_column(Float)
+    first_event_t: Mapped[float] = mapped_column(Float)
+    last_event_at: Mapped[float] = mapped_column(Float)
+    event_count: Mapped[int] = mapped_column(Integer, default=1)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    acknowledged_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    on_site_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    on_site_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    resolved_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    resolved_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    resolution: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    resolution_note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    __table_args__ = (Index("alerts_group", "home", "kind", "device", "state"),)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {c.name: getattr(self, c.name) for c in self.__table__.columns}
+
+
+class Page(Base):
+    """One caregiver to be paged for one alert: pending until delivered, then sent."""
+
+    __tablename__ = "pages"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id"), index=True)
+    caregiver_id: Mapped[str] = mapped_column(ForeignKey("caregivers.id"))
+    level: Mapped[int] = mapped_column(Integer, default=0)
+    state: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    created_at: Mapped[float] = mapped_column(Float)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[float] = mapped_column(Float)
+    sent_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class Delivery(Base):
+    """Every attempt to deliver a page on one channel."""
+
+    __tablename__ = "deliveries"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    page_id: Mapped[int] = mapped_column(ForeignKey("pages.id"), index=True)
+    alert_id: Mapped[int] = mapped_column(Integer, index=True)
+    caregiver_id: Mapped[str] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(400))
+    ok: Mapped[bool] = mapped_column(Boolean)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    at: Mapped[float] = mapped_column(Float)
+
+
+class AgentState(Base):
+    __tablename__ = "agent_status"
+    home: Mapped[str] = mapped_column(String(64), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16))
+    version: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    outbox_depth: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    clock_synced: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    t: Mapped[float | None] = mapped_column(Float, nullable=True)
+    updated_at: Mapped[float] = mapped_column(Float)
+
+
+class AuditEntry(Base):
+    __tablename__ = "audit"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[float] = mapped_column(Float, index=True)
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(48))
+    alert_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    home: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+def make_engine(url: str) -> Engine:
+    """Create the engine and the tables; SQLite gets WAL and a busy timeout."""
+    engine = create_engine(url, future=True)
+    if engine.dialect.name == "sqlite":
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=FULL")
+            cursor.execute("PRAGMA busy_timeout=5000")
+            cursor.close()
+
+    Base.metadata.create_all(engine)
+    return engine
+
+
+def make_sessionmaker(engine: Engine) -> sessionmaker[Any]:
+    return sessionmaker(engine, expire_on_commit=False)

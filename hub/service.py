@@ -1,0 +1,180 @@
+"""The hub service: ingest, InfluxDB writer, alert engine, pager and REST API in one loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import uvicorn
+from sqlalchemy import func, select
+
+from bedwatch import wire
+from hub.alerts import AlertEngine, Clock, SystemClock
+from hub.config import ConfigError, HubConfig, load_config
+from hub.db import AgentState, EventRecord, make_engine, make_sessionmaker
+from hub.influx import InfluxWriter, event_point, reading_point
+from hub.ingest import Ingest
+from hub.pager import ApprisePager, Notifier
+from hub.registry import sync_registry
+
+log = logging.getLogger(__name__)
+
+
+class _ApiServer(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        # The hub's own signal handlers stop every part in order, the API included.
+        yield
+
+
+class Hub:
+    """Everything the hub does, wired together; `run()` serves until stopped."""
+
+    def __init__(self, config: HubConfig, *, clock: Clock | None = None,
+                 notifier: Notifier | None = None) -> None:
+        self.config = config
+        self.clock = clock or SystemClock()
+        self.engine = make_engine(config.database.url)
+        self.sessions = make_sessionmaker(self.engine)
+        with self.sessions() as session:
+            sync_registry(session, config)
+            self._received_order = session.scalar(
+                select(func.coalesce(func.max(EventRecord.received_order), 0))) or 0
+        self.writer = InfluxWriter(config.influx)
+        assert config.api.secret is not None
+        self.alerts = AlertEngine(self.sessions, notifier or ApprisePager(),
+                                  secret=config.api.secret, public_url=config.api.public_url,
+                                  clock=self.clock, ack_link_ttl_s=config.api.ack_link_ttl_s)
+        self.ingest = Ingest(config.mqtt, self.handle)
+        self.page_wake = asyncio.Event()
+        self.duplicates = 0
+        self.started = time.monotonic()
+
+    async def handle(self, home: str, channel: wire.Channel, device: str | None,
+                     message: wire.Message) -> None:
+        """Store one validated message and act on it."""
+        if isinstance(message, wire.ReadingBatch):
+            self.writer.add([reading_point(home, r) for r in message.readings])
+        elif isinstance(message, wire.Event):
+            self._on_event(home, message)
+        elif isinstance(message, wire.AgentStatus):
+            self._on_agent_status(home, message)
+        elif isinstance(message, wire.DeviceStatus):
+            fields: dict[str, wire.FieldValue] = {"connected": message.connected}
+            if message.battery_pct is not None:
+                fields["battery_pct"] = message.battery_pct
+            for name, count in message.errors.items():
+                fields[f"errors_{name}"[:48]] = count
+            self.writer.add([reading_point(home, wire.Reading(
+                device=message.device, kind="device_status", t=message.t, fields=fields))])
+        elif isinstance(message, wire.CommandAck):
+            log.info("%s acknowledged command %s: ok=%s %s", home, message.id, message.ok,
+                     message.detail)
+
+    def _on_event(self, home: str, event: wire.Event) -> None:
+        with self.sessions() as session:
+            if session.get(EventRecord, event.id) is not None:
+                self.duplicates += 1
+                log.info("duplicate event %s from %s ignored", event.id, home)
+                return
+            self._received_order += 1
+            record = EventRecord(id=event.id, home=home, device=event.device, kind=event.kind,
+                                 severity=event.severity.value, seq=event.seq, t=event.t,
+                                 data=event.data, received_at=self.clock.now(),
+                                 received_order=self._received_order)
+            session.add(record)
+            alert = self.alerts.on_event(session, home, event.kind, event.device, event.t,
+                                         event.data)
+            if alert is not None:
+                record.alert_id = alert.id
+            session.commit()
+        self.writer.add([event_point(home, event)])
+        if alert is not None:
+            self.page_wake.set()
+
+    def _on_agent_status(self, home: str, status: wire.AgentStatus) -> None:
+        now = self.clock.now()
+        with self.sessions() as session:
+            row = session.get(AgentState, home)
+            previous = row.state if row else None
+            if row is None:
+                row = AgentState(home=home, state=status.state, updated_at=now)
+                session.add(row)
+            row.state, row.updated_at = status.state, now
+            row.t, row.version = status.t, status.version
+            row.outbox_depth, row.clock_synced = status.outbox_depth, status.clock_synced
+            if status.state != previous:
+                kind = "agent_offline" if status.state == "offline" else "agent_online"
+                if previous is not None or status.state == "offline":
+                    self.alerts.on_event(session, home, kind, "agent", now, {})
+                    self.page_wake.set()
+            session.commit()
+
+    async def _page_loop(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await asyncio.wait_for(self.page_wake.wait(), 1.0)
+            except TimeoutError:
+                pass
+            self.page_wake.clear()
+            try:
+                await self.alerts.process_due_pages()
+            except Exception:
+                log.exception("paging failed; retrying")
+
+    async def run(self, stop: asyncio.Event, *, serve_api: bool = True) -> None:
+        """Serve until `stop` is set; flush the writer on the way out."""
+        from hub.api import create_app
+
+        tasks = [
+            asyncio.create_task(self.ingest.run(stop), name="ingest"),
+            asyncio.create_task(self.writer.run(stop), name="influx-writer"),
+            asyncio.create_task(self._page_loop(stop), name="pager"),
+        ]
+        server: uvicorn.Server | None = None
+        if serve_api:
+            server = _ApiServer(uvicorn.Config(
+                create_app(self), host=self.config.api.host, port=self.config.api.port,
+                log_level="warning", lifespan="off"))
+            tasks.append(asyncio.create_task(server.serve(), name="api"))
+        log.info("hub running: MQTT %s:%d, InfluxDB %s, API %s", self.config.mqtt.host,
+                 self.config.mqtt.port, self.config.influx.url, self.config.api.public_url)
+        try:
+            await stop.wait()
+        finally:
+            if server is not None:
+                server.should_exit = True
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await self.writer.close()
+            self.engine.dispose()
+
+
+async def run_hub(config: HubConfig, *, stop: asyncio.Event | None = None) -> Hub:
+    """Run a hub until `stop` is set (or forever); return it for inspection."""
+    hub = Hub(config)
+    await hub.run(stop or asyncio.Event())
+    return hub
+
+
+def main(config_path: Path) -> int:
+    """Run the hub from a config file until SIGINT or SIGTERM; return the exit code."""
+    try:
+        config = load_config(config_path)
+    except ConfigError as exc:
+        log.error("%s", exc)
+        return 2
+
+    async def _main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await run_hub(config, stop=stop)
+
+    asyncio.run(_main())
+    return 0

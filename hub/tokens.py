@@ -1,0 +1,56 @@
+"""Signed, expiring acknowledge links: a caregiver acts on an alert without logging in."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass
+
+
+class TokenError(ValueError):
+    """A link that is forged, damaged or expired."""
+
+
+@dataclass(frozen=True)
+class AckGrant:
+    alert_id: int
+    caregiver_id: str
+    expires: float
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def sign(secret: str, grant: AckGrant) -> str:
+    """Return a URL-safe token carrying the grant and its HMAC-SHA256 signature."""
+    body = json.dumps([grant.alert_id, grant.caregiver_id, round(grant.expires)],
+                      separators=(",", ":")).encode()
+    mac = hmac.new(secret.encode(), body, hashlib.sha256).digest()
+    return f"{_b64(body)}.{_b64(mac)}"
+
+
+def verify(secret: str, token: str, now: float) -> AckGrant:
+    """Return the grant of a genuine, unexpired token; raise TokenError otherwise."""
+    try:
+        body_text, mac_text = token.split(".", 1)
+        body, mac = _unb64(body_text), _unb64(mac_text)
+    except (ValueError, TypeError) as exc:
+        raise TokenError("malformed link") from exc
+    expected = hmac.new(secret.encode(), body, hashlib.sha256).digest()
+    if not hmac.compare_digest(mac, expected):
+        raise TokenError("the link's signature is not valid")
+    try:
+        alert_id, caregiver_id, expires = json.loads(body)
+        grant = AckGrant(int(alert_id), str(caregiver_id), float(expires))
+    except (ValueError, TypeError) as exc:
+        raise TokenError("malformed link") from exc
+    if now > grant.expires:
+        raise TokenError("the link has expired")
+    return grant
