@@ -6,6 +6,7 @@ keeps every post with its path (the path names the caregiver) and the time it ar
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
@@ -98,6 +99,11 @@ class NotificationSink:
                 if len(found) >= count or remaining <= 0:
                     return found
                 self._cond.wait(remaining)
+
+    async def wait_for_async(self, predicate: Callable[[Notification], bool],
+                             timeout: float = 10.0, count: int = 1) -> list[Notification]:
+        """`wait_for` for asyncio code: the event loop keeps running meanwhile."""
+        return await asyncio.to_thread(self.wait_for, predicate, timeout, count)
 
     def __enter__(self) -> Self:
         return self.start()
