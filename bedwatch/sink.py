@@ -101,9 +101,9 @@ class NotificationSink:
                 self._cond.wait(remaining)
 
     async def wait_for_async(self, predicate: Callable[[Notification], bool],
-                             timeout: float = 10.0, count: int = 1) -> list[Notification]:
+                             within_s: float = 10.0, count: int = 1) -> list[Notification]:
         """`wait_for` for asyncio code: the event loop keeps running meanwhile."""
-        return await asyncio.to_thread(self.wait_for, predicate, timeout, count)
+        return await asyncio.to_thread(self.wait_for, predicate, within_s, count)
 
     def __enter__(self) -> Self:
         return self.start()

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from bedwatch.configfile import ConfigError, load_toml_model, resolve
 from bedwatch.wire import ID_PATTERN
 from edge.drivers import DRIVERS
 from edge.drivers.base import DeviceConfigBase
-
-
-class ConfigError(ValueError):
-    """A config file that cannot be used; the message names the file and the key."""
 
 
 class MqttConfig(BaseModel):
@@ -82,40 +78,14 @@ class AgentConfig(BaseModel):
         return self
 
 
-def _key(loc: tuple[int | str, ...]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif part in DRIVERS:  # the discriminator's branch name is not a key in the file
-            continue
-        else:
-            out += f".{part}" if out else str(part)
-    return out or "(top level)"
-
-
 def load_config(path: Path | str) -> AgentConfig:
     """Read and validate an agent config; raise ConfigError naming the file and key."""
     path = Path(path)
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise ConfigError(f"{path}: file not found") from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read: {exc}") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
-    try:
-        config = AgentConfig.model_validate(raw)
-    except ValidationError as exc:
-        problems = [f"{path}: {_key(e['loc'])}: {e['msg']}" for e in exc.errors()]
-        raise ConfigError("\n".join(problems)) from exc
+    config = load_toml_model(path, AgentConfig, skip_keys=DRIVERS)
     base = path.resolve().parent
-    if not config.outbox.path.is_absolute():
-        config.outbox.path = base / config.outbox.path
+    config.outbox.path = resolve(base, config.outbox.path)
     if config.mqtt.password_file is not None:
-        secret = config.mqtt.password_file
-        secret = secret if secret.is_absolute() else base / secret
+        secret = resolve(base, config.mqtt.password_file)
         try:
             config.mqtt.password = secret.read_text().strip()
         except OSError as exc:

@@ -46,7 +46,7 @@ def test_only_readings_are_shed_and_counted(tmp_path: Path) -> None:
     events = [r for r in rows if r.priority == Priority.EVENT]
     readings = [r for r in rows if r.priority == Priority.READINGS]
     assert len(events) == 50
-    assert [r.payload for r in readings][0] == b"reading 150"  # the oldest went
+    assert readings[0].payload == b"reading 150"  # the oldest went
     assert len(readings) == 100
     assert box.counter("shed_readings") == 150
 

@@ -47,7 +47,7 @@ async def test_call_pages_oncall_with_who_where_what_and_link(
     assert "Wang Guirong" in title and "home-1" in title
     assert "Qingshan Road 12" in body
     assert "Since: 2025-11-25 00:00:00 local (16:00:00 UTC)" in body
-    assert f"http://hub.test/ack/" in body
+    assert "http://hub.test/ack/" in body
     assert alert_id is not None
 
 
