@@ -42,8 +42,8 @@ def test_press_pages_the_caregiver_and_readings_reach_influxdb(site: Site) -> No
     assert (alert["home"], alert["kind"], alert["severity"]) == ("home-002", "call", "critical")
 
     # The receivers' heartbeats and the button's report are readings in InfluxDB.
-    series = _wait(lambda: _influxql(
-        site, "SELECT count(supply_v) FROM receiver WHERE time > now() - 1h GROUP BY home"))
+    query = "SELECT count(supply_v) FROM receiver WHERE time > now() - 1h GROUP BY home"
+    series = _wait(lambda: len(_influxql(site, query)) == 2 and _influxql(site, query))
     assert {s["tags"]["home"] for s in series} == {"home-001", "home-002"}
     button = _wait(lambda: _influxql(site, "SELECT button, rssi_dbm FROM call_button "
                                            "WHERE home = 'home-002'"))
