@@ -35,6 +35,11 @@ class Notifier(Protocol):
 class ApprisePager:
     """Deliver through apprise."""
 
+    def __init__(self) -> None:
+        # apprise loads its plugins on first use (~200 ms here): pay that at start-up,
+        # not on the first caregiver's page.
+        apprise.Apprise.instantiate("json://localhost")
+
     async def deliver(self, url: str, title: str, body: str) -> DeliveryResult:
         channel = redact(url)
         sender = apprise.Apprise()

@@ -1,0 +1,168 @@
+"""How long from a call-button frame on the serial line to the page at the caregiver's sink.
+
+Runs the real path: a simulated receiver writes the frame on a pty, the edge agent process
+decodes it, commits it to its outbox and publishes it through a real Mosquitto, the hub
+process stores it, opens an alert and delivers the page through apprise to a local HTTP sink.
+The baseline, measured in the same run, is a bare MQTT QoS 1 round trip through the same
+broker: what any design that goes through a broker pays at least.
+
+    python bench/alert_latency.py [--presses N] [--json PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+from rich.console import Console
+from rich.table import Table
+
+from bedwatch.localsite import (
+    CaregiverSpec,
+    HomeSpec,
+    Program,
+    edge_config,
+    get_json,
+    hub_config,
+    wait_http,
+    write_toml,
+)
+from bedwatch.sink import NotificationSink
+from bedwatch.stack import LocalStack, free_port
+from firmware_sim.call_button import CallButtonSim
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Return the q-th percentile (nearest rank) of `values`."""
+    ordered = sorted(values)
+    rank = max(0, min(len(ordered) - 1, round(q / 100 * len(ordered) + 0.5) - 1))
+    return ordered[rank]
+
+
+def mqtt_round_trips(port: int, count: int) -> list[float]:
+    """Return QoS 1 publish→receive times in ms through the broker on `port`."""
+    arrived = threading.Event()
+    sub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+    sub.on_message = lambda *_: arrived.set()
+    sub.connect("127.0.0.1", port)
+    sub.subscribe("bench/rtt", qos=1)
+    sub.loop_start()
+    pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+    pub.connect("127.0.0.1", port)
+    pub.loop_start()
+    time.sleep(0.5)
+    samples = []
+    for _ in range(count):
+        arrived.clear()
+        start = time.perf_counter()
+        pub.publish("bench/rtt", b"x" * 200, qos=1)
+        if arrived.wait(5):
+            samples.append((time.perf_counter() - start) * 1000)
+        time.sleep(0.02)
+    for client in (pub, sub):
+        client.loop_stop()
+        client.disconnect()
+    return samples
+
+
+def call_to_page(root: Path, stack: LocalStack, presses: int) -> list[float]:
+    """Press the call button `presses` times; return frame→page times in ms."""
+    samples: list[float] = []
+    with NotificationSink() as sink, CallButtonSim(root / "dev", heartbeat_s=5.0) as sim:
+        home = HomeSpec(id="home-001", site="town", resident="Bench Resident", address="Lab",
+                        devices=[{"type": "call_button", "id": "button", "port": str(sim.path)}])
+        api_port = free_port()
+        hub_path = write_toml(root / "hub" / "hub.toml", hub_config(
+            workdir=root / "hub", mqtt_port=stack.mosquitto.port,
+            influx_url=stack.influxdb.url, api_port=api_port, homes=[home],
+            caregivers=[CaregiverSpec("cg", "Caregiver", "town", [sink.url("cg")])],
+            sites=[{"id": "town", "name": "Town", "kind": "urban"}]))
+        hub = Program("hub", ["hub", "run", "--config", str(hub_path)], root / "hub.log").start()
+        edge_path = write_toml(root / "edge.toml", edge_config(
+            home=home, mqtt_port=stack.mosquitto.port, workdir=root))
+        agent = Program("edge", ["edge", "run", "--config", str(edge_path)],
+                        root / "edge.log").start()
+        api = f"http://127.0.0.1:{api_port}"
+        try:
+            wait_http(f"{api}/healthz", program=hub)
+            deadline = time.monotonic() + 30
+            while get_json(f"{api}/api/homes")[0]["agent"] != "online":
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"agent did not come online:\n{agent.log_tail()}")
+                time.sleep(0.1)
+            for i in range(presses):
+                before = len(sink.notifications)
+                start = time.monotonic()
+                sim.press()
+                got = sink.wait_for(lambda _n: True, timeout=10, count=before + 1)
+                if len(got) > before:
+                    samples.append((got[before].received_monotonic - start) * 1000)
+                # Close the alert so the next press opens (and pages) a new one.
+                alerts = get_json(f"{api}/api/alerts?state=active")
+                for alert in alerts:
+                    _post(f"{api}/api/alerts/{alert['id']}/resolve",
+                          {"caregiver": "cg", "resolution": "test", "note": f"bench {i}"})
+                time.sleep(0.05)
+        finally:
+            agent.stop()
+            hub.stop()
+    return samples
+
+
+def _post(url: str, body: dict[str, object]) -> None:
+    import urllib.request
+
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=5):
+        pass
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--presses", type=int, default=100)
+    parser.add_argument("--json", type=Path, help="write the figures here")
+    args = parser.parse_args()
+    root = Path(tempfile.mkdtemp(prefix="bedwatch-bench-"))
+    with LocalStack(root / "servers") as stack:
+        baseline = mqtt_round_trips(stack.mosquitto.port, args.presses)
+        samples = call_to_page(root, stack, args.presses)
+    if not samples:
+        raise SystemExit("no page arrived")
+    slowest = sorted(range(len(samples)), key=samples.__getitem__)[-3:]
+    print("slowest presses (index: ms):",
+          ", ".join(f"{i}: {samples[i]:.1f}" for i in reversed(slowest)))
+    figures = {
+        "p50_ms": round(statistics.median(samples), 2),
+        "p99_ms": round(percentile(samples, 99), 2),
+        "max_ms": round(max(samples), 2),
+        "samples": len(samples),
+        "lost": args.presses - len(samples),
+        "baseline_mqtt_rtt_p50_ms": round(statistics.median(baseline), 2),
+        "baseline_mqtt_rtt_p99_ms": round(percentile(baseline, 99), 2),
+    }
+    table = Table(title="call-button frame → page at the sink (this machine)")
+    for column in ("path", "p50 ms", "p99 ms", "max ms", "n", "p50 × baseline"):
+        table.add_column(column, justify="right" if column != "path" else "left")
+    table.add_row("MQTT QoS 1 round trip (baseline)", f"{figures['baseline_mqtt_rtt_p50_ms']:.2f}",
+                  f"{figures['baseline_mqtt_rtt_p99_ms']:.2f}", f"{max(baseline):.2f}",
+                  str(len(baseline)), "1.0")
+    table.add_row("serial frame → agent → broker → hub → apprise → sink",
+                  f"{figures['p50_ms']:.2f}", f"{figures['p99_ms']:.2f}",
+                  f"{figures['max_ms']:.2f}", str(len(samples)),
+                  f"{figures['p50_ms'] / figures['baseline_mqtt_rtt_p50_ms']:.1f}")
+    Console().print(table)
+    print("target: p99 under 250 ms (nurse-call practice, DIN VDE 0834: 5 s)")
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+    return 0 if figures["lost"] == 0 else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
