@@ -133,7 +133,7 @@ def load_config(path: Path | str) -> HubConfig:
         # already sent keep working after a restart.
         secret_path = resolve(base, config.api.secret_file or Path("hub-secret"))
         try:
-            if config.api.secret_file is None and not secret_path.exists():
+            if not secret_path.exists():
                 secret_path.touch(mode=0o600)
                 secret_path.write_text(secrets.token_hex(32))
             config.api.secret = secret_path.read_text().strip()

@@ -1,0 +1,45 @@
+"""Hub configs: the sample validates; errors name the file and the key; defaults follow the
+service terms (arrival within 15 minutes in towns, 30 in villages)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from hub.config import ConfigError, load_config
+
+SAMPLE = Path(__file__).resolve().parents[2] / "examples" / "hub" / "hub.toml"
+
+
+def test_sample_is_valid_and_relative_paths_resolve(tmp_path: Path) -> None:
+    copy = tmp_path / "hub.toml"
+    shutil.copy(SAMPLE, copy)
+    config = load_config(copy)
+    assert config.database.url == f"sqlite:///{tmp_path / 'hub.sqlite'}"
+    assert [s.arrival_target_s for s in config.sites] == [900.0, 1800.0]
+    secret = (tmp_path / "hub-secret").read_text()
+    assert config.api.secret == secret and len(secret) == 64
+    assert load_config(copy).api.secret == secret  # the same key after a restart
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "expected"),
+    [
+        ("[mqtt]\nport = 70000", "mqtt.port", "less than 65536"),
+        ("[influx]\ndatabase = 'a b'", "influx.database", "pattern"),
+        ("[[sites]]\nid = 's'\nname = 'S'\nkind = 'suburban'", "sites[0].kind", "'urban'"),
+        ("[[sites]]\nid = 's'\nname = 'S'\n[[caregivers]]\nid = 'c'\nname = 'C'\nsite = 's'\n"
+         "notify = []", "caregivers[0].notify", "at least 1"),
+        ("[[sites]]\nid = 's'\nname = 'S'\n[[homes]]\nid = 'h'\nsite = 'x'\n"
+         "resident = { name = 'R' }", "(top level)", "homes[0].site: unknown site 'x'"),
+    ],
+)
+def test_errors_name_file_and_key(tmp_path: Path, text: str, key: str, expected: str) -> None:
+    path = tmp_path / "hub.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert f"{path}: {key}:" in str(info.value)
+    assert expected in str(info.value)
