@@ -1,4 +1,4 @@
-"""The `bedwatch` command: run the edge agent, the hub, simulators, the demo and the evaluation."""
+"""The `bedwatch` command: run the edge agent, the hub, device simulators and the demo."""
 
 from __future__ import annotations
 
@@ -119,19 +119,6 @@ def demo(
 
     raise typer.Exit(run_demo(homes=homes, press_every=press_every, duration=duration,
                               workdir=workdir))
-
-
-@app.command("eval")
-def evaluate(
-    json_path: Annotated[
-        Path | None, typer.Option("--json", help="Write the figures here.")
-    ] = None,
-    part: Annotated[str, typer.Option(help="heldout or tuning.")] = "heldout",
-) -> None:
-    """Run the scenario library through the decoders and detectors and score them."""
-    from edge.eval import run_eval
-
-    run_eval(part=part, json_path=json_path)
 
 
 if __name__ == "__main__":
