@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
@@ -20,8 +20,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bedwatch import wire
 from hub import tokens
-from hub.db import Alert, AuditEntry, Caregiver, Delivery, Home, Page, Site
+from hub.config import HubConfig, RuleOverride, SiteSection
+from hub.db import Alert, AuditEntry, Caregiver, Delivery, Home, Page, Silence, Site
 from hub.pager import Notifier
+from hub.rota import on_duty
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +50,7 @@ class AlertRule:
     page: bool = True
     group_by_device: bool = False
     resolved_by: frozenset[str] = frozenset()  # event kinds that auto-resolve it
+    notify_doctor: bool = False
 
 
 _DEVICE_BACK = frozenset({"device_recovered"})
@@ -55,7 +58,9 @@ RULES: dict[str, AlertRule] = {
     **{kind: AlertRule("critical") for kind in sorted(wire.LIFE_SAFETY_KINDS)},
     "agent_offline": AlertRule("high", resolved_by=frozenset({"agent_online"})),
     "device_silent": AlertRule("high", group_by_device=True, resolved_by=_DEVICE_BACK),
-    "bp_crisis": AlertRule("high"),
+    "bp_crisis": AlertRule("high", notify_doctor=True),
+    "news2_medium": AlertRule("high", notify_doctor=True),
+    "news2_high": AlertRule("critical", notify_doctor=True),
     "bradycardia": AlertRule("high"),
     "tachycardia": AlertRule("high"),
     "bradypnea": AlertRule("high"),
@@ -76,36 +81,83 @@ KIND_TEXT = {
     "device_silent": "A device has gone silent",
     "device_fault": "Device fault",
     "low_battery": "Low battery",
+    "bp_crisis": "Blood pressure in the crisis range",
+    "news2_medium": "Early-warning score medium: urgent review",
+    "news2_high": "Early-warning score high: emergency review",
 }
+REASON_TEXT = {
+    "alert": "",
+    "reminder": "[REMINDER] ",
+    "escalation": "[ESCALATED] ",
+    "sla_ack": "[NOT ACKNOWLEDGED IN TIME] ",
+    "sla_arrival": "[NOBODY ON SITE IN TIME] ",
+    "doctor": "[FOR THE DOCTOR] ",
+    "silence_end": "[AFTER SILENCE] ",
+}
+# Pages of these reasons stop once somebody has acknowledged the alert.
+_UNTIL_ACK = frozenset({"alert", "reminder", "escalation", "sla_ack", "silence_end"})
 
 
 class TransitionError(ValueError):
     """A state change that the lifecycle does not allow."""
 
 
+def _override(rule: AlertRule | None, override: RuleOverride | None) -> AlertRule | None:
+    if override is None:
+        return rule
+    base = rule or AlertRule(override.severity or "low")
+    return replace(base, **{k: v for k, v in override.model_dump().items() if v is not None})
+
+
 class AlertEngine:
-    """Open, group, page and close alerts; every change is audited."""
+    """Open, group, page, escalate, remind and close alerts; every change is audited."""
 
     def __init__(self, sessions: sessionmaker[Session], notifier: Notifier, *, secret: str,
                  public_url: str, clock: Clock | None = None,
-                 ack_link_ttl_s: float = 24 * 3600) -> None:
+                 ack_link_ttl_s: float = 24 * 3600, config: HubConfig | None = None) -> None:
         self.sessions = sessions
         self.notifier = notifier
         self.secret = secret
         self.public_url = public_url.rstrip("/")
         self.clock = clock or SystemClock()
         self.ack_link_ttl_s = ack_link_ttl_s
+        self.config = config or HubConfig()
         self.counters = {"alerts_opened": 0, "events_grouped": 0, "pages_sent": 0,
-                         "delivery_failures": 0}
+                         "delivery_failures": 0, "escalations": 0, "reminders": 0,
+                         "sla_ack_breaches": 0, "sla_arrival_breaches": 0}
 
-    # -- events in ---------------------------------------------------------------------------
+    # -- rules and places ----------------------------------------------------------------------
+
+    def rule_for(self, home: str, kind: str) -> AlertRule | None:
+        """Return the rule for an event kind in a home: organisation, site, resident layers."""
+        rule = _override(RULES.get(kind), self.config.rules.get(kind))
+        home_cfg = next((h for h in self.config.homes if h.id == home), None)
+        if home_cfg is not None:
+            site = next(s for s in self.config.sites if s.id == home_cfg.site)
+            rule = _override(rule, site.rules.get(kind))
+            rule = _override(rule, home_cfg.resident.rules.get(kind))
+        return rule
+
+    def _site(self, session: Session, home: str) -> tuple[Site | None, SiteSection | None]:
+        row = session.get(Home, home)
+        if row is None:
+            return None, None
+        return (session.get(Site, row.site_id),
+                next((s for s in self.config.sites if s.id == row.site_id), None))
+
+    def silenced(self, session: Session, home: str, now: float) -> Silence | None:
+        """Return the silence in force for a home, if any."""
+        return session.scalars(select(Silence).where(Silence.home == home, Silence.start <= now,
+                                                     Silence.end > now)).first()
+
+    # -- events in -------------------------------------------------------------------------------
 
     def on_event(self, session: Session, home: str, kind: str, device: str, t: float,
                  data: dict[str, Any] | None = None) -> Alert | None:
         """Apply one stored event; return the alert it opened or joined (None: no alert)."""
         now = self.clock.now()
-        self._auto_resolve(session, home, kind, device, now)
-        rule = RULES.get(kind)
+        self._recovered(session, home, kind, device, now)
+        rule = self.rule_for(home, kind)
         if rule is None:
             return None
         group_device = device if rule.group_by_device else ""
@@ -117,57 +169,173 @@ class AlertEngine:
         if alert is not None:
             alert.event_count += 1
             alert.last_event_at = now
+            alert.recovered_at = None  # flapping: held open, not fired again
             self.counters["events_grouped"] += 1
             self._audit(session, "system", "grouped", alert, {"device": device, "t": t})
             return alert
         alert = Alert(home=home, device=group_device, kind=kind, severity=rule.severity,
                       state="open", opened_at=now, first_event_t=t, last_event_at=now,
-                      event_count=1, data={"device": device, **(data or {})})
+                      event_count=1, data={"device": device, **(data or {})},
+                      paging=rule.page, level=0)
+        site_row, site_cfg = self._site(session, home)
+        if rule.page and site_row is not None and site_cfg is not None:
+            steps = site_cfg.escalation
+            alert.ack_due_at = now + site_row.ack_target_s
+            if rule.severity == "critical":
+                alert.arrival_due_at = now + site_row.arrival_target_s
+            alert.next_reminder_at = now + site_cfg.reminder_every_s
+            alert.next_escalation_at = now + steps[1].after_s if len(steps) > 1 else None
         session.add(alert)
         session.flush()
         self.counters["alerts_opened"] += 1
         self._audit(session, "system", "opened", alert, {"device": device, "t": t})
-        if rule.page:
-            self._schedule_pages(session, alert, now)
+        if rule.notify_doctor:
+            self._page_people(session, alert, self._doctors(session, home), "doctor", now,
+                              level=-1)
+        if alert.paging:
+            self._page_level(session, alert, 0, "alert", now)
         return alert
 
-    def _auto_resolve(self, session: Session, home: str, kind: str, device: str,
-                      now: float) -> None:
-        for alert_kind, rule in RULES.items():
-            if kind not in rule.resolved_by or alert_kind in wire.LIFE_SAFETY_KINDS:
+    def _recovered(self, session: Session, home: str, kind: str, device: str,
+                   now: float) -> None:
+        for alert_kind in RULES:
+            rule = self.rule_for(home, alert_kind)
+            if rule is None or kind not in rule.resolved_by:
                 continue
+            if alert_kind in wire.LIFE_SAFETY_KINDS:
+                continue  # a person closes these, never a machine
             query = select(Alert).where(Alert.home == home, Alert.kind == alert_kind,
                                         Alert.state.in_(ACTIVE_STATES))
             if rule.group_by_device:
                 query = query.where(Alert.device == device)
             for alert in session.scalars(query):
-                self._set_state(session, alert, "resolved", "system", now,
-                                resolution="auto", note=f"{kind} received")
+                if self.config.flap_hold_s <= 0:
+                    self._set_state(session, alert, "resolved", "system", now,
+                                    resolution="auto", note=f"{kind} received")
+                elif alert.recovered_at is None:
+                    alert.recovered_at = now
+                    self._audit(session, "system", "recovering", alert, {"event": kind})
 
-    # -- paging ------------------------------------------------------------------------------
+    # -- who is paged ----------------------------------------------------------------------------
 
-    def recipients(self, session: Session, alert: Alert) -> list[Caregiver]:
-        """Return who is paged first for an alert: the on-call caregivers of the home's site."""
+    def _doctors(self, session: Session, home: str) -> list[Caregiver]:
+        return list(session.scalars(select(Caregiver).where(
+            Caregiver.home_id == home, Caregiver.role == "doctor", Caregiver.active)))
+
+    def recipients(self, session: Session, alert: Alert, level: int) -> list[Caregiver]:
+        """Return who is paged at an escalation level of an alert, by the rota at this time."""
         home = session.get(Home, alert.home)
-        if home is None:
+        site_cfg = self._site(session, alert.home)[1]
+        if home is None or site_cfg is None:
             log.error("alert %s for unregistered home %s: nobody to page", alert.id, alert.home)
             return []
-        return list(session.scalars(
-            select(Caregiver).where(Caregiver.site_id == home.site_id,
-                                    Caregiver.role == "oncall", Caregiver.active)
-            .order_by(Caregiver.id)))
+        role = site_cfg.escalation[min(level, len(site_cfg.escalation) - 1)].role
+        if role == "family":
+            query = select(Caregiver).where(Caregiver.home_id == alert.home,
+                                            Caregiver.role == "family")
+        else:
+            ids = on_duty(self.config, home.site_id, role, self.clock.now())
+            query = select(Caregiver).where(Caregiver.id.in_(ids))
+        return list(session.scalars(query.where(Caregiver.active).order_by(Caregiver.id)))
 
-    def _schedule_pages(self, session: Session, alert: Alert, now: float) -> None:
-        for caregiver in self.recipients(session, alert):
-            session.add(Page(alert_id=alert.id, caregiver_id=caregiver.id, level=0,
-                             state="pending", created_at=now, next_attempt_at=now))
+    def _page_people(self, session: Session, alert: Alert, people: list[Caregiver],
+                     reason: str, now: float, *, level: int) -> None:
+        for person in people:
+            session.add(Page(alert_id=alert.id, caregiver_id=person.id, level=level,
+                             reason=reason, state="pending", created_at=now,
+                             next_attempt_at=now))
+
+    def _page_level(self, session: Session, alert: Alert, level: int, reason: str,
+                    now: float) -> None:
+        if self.silenced(session, alert.home, now) is not None:
+            self._audit(session, "system", "page_held", alert, {"reason": reason,
+                                                                "level": level})
+            return
+        self._page_people(session, alert, self.recipients(session, alert, level), reason, now,
+                          level=level)
+
+    def _escalate(self, session: Session, alert: Alert, now: float) -> None:
+        """Page every further escalation step that has come due."""
+        site_cfg = self._site(session, alert.home)[1]
+        if site_cfg is None:
+            return
+        steps = site_cfg.escalation
+        while alert.next_escalation_at is not None and now >= alert.next_escalation_at:
+            alert.level += 1
+            self.counters["escalations"] += 1
+            self._audit(session, "system", "escalated", alert,
+                        {"level": alert.level, "role": steps[alert.level].role})
+            self._page_level(session, alert, alert.level, "escalation", now)
+            nxt = alert.level + 1
+            alert.next_escalation_at = (alert.opened_at + steps[nxt].after_s
+                                        if nxt < len(steps) else None)
+
+    # -- timers ----------------------------------------------------------------------------------
+
+    def tick(self) -> None:
+        """Escalate, remind, check service levels and settle recovered alerts that are due."""
+        now = self.clock.now()
+        with self.sessions() as session:
+            for alert in session.scalars(select(Alert).where(Alert.state.in_(ACTIVE_STATES))):
+                if alert.recovered_at is not None and \
+                        now - alert.recovered_at >= self.config.flap_hold_s:
+                    self._set_state(session, alert, "resolved", "system", now,
+                                    resolution="auto", note="device back")
+                    continue
+                if not alert.paging:
+                    continue
+                if alert.state == "open":
+                    self._escalate(session, alert, now)
+                    if alert.next_reminder_at is not None and now >= alert.next_reminder_at:
+                        self._remind(session, alert, now)
+                    if alert.ack_due_at is not None and not alert.ack_breached and \
+                            now >= alert.ack_due_at:
+                        alert.ack_breached = True
+                        self.counters["sla_ack_breaches"] += 1
+                        self._audit(session, "system", "sla_ack_breached", alert, {})
+                        self._page_role(session, alert, "supervisor", "sla_ack", now)
+                if alert.state in ("open", "acknowledged") and alert.arrival_due_at is not None \
+                        and not alert.arrival_breached and now >= alert.arrival_due_at:
+                    alert.arrival_breached = True
+                    self.counters["sla_arrival_breaches"] += 1
+                    self._audit(session, "system", "sla_arrival_breached", alert, {})
+                    self._page_role(session, alert, "supervisor", "sla_arrival", now)
+            session.commit()
+
+    def _remind(self, session: Session, alert: Alert, now: float) -> None:
+        site_cfg = self._site(session, alert.home)[1]
+        assert site_cfg is not None
+        self.counters["reminders"] += 1
+        held = session.scalars(select(AuditEntry.id).where(
+            AuditEntry.alert_id == alert.id, AuditEntry.action == "page_held")).first()
+        for level in range(alert.level + 1):
+            self._page_level(session, alert, level, "silence_end" if held else "reminder", now)
+        alert.next_reminder_at = now + site_cfg.reminder_every_s
+
+    def _page_role(self, session: Session, alert: Alert, role: str, reason: str,
+                   now: float) -> None:
+        home = session.get(Home, alert.home)
+        if home is None:
+            return
+        ids = on_duty(self.config, home.site_id, role, now)
+        people = list(session.scalars(select(Caregiver).where(Caregiver.id.in_(ids),
+                                                              Caregiver.active)))
+        self._page_people(session, alert, people, reason, now, level=alert.level)
+
+    # -- paging ----------------------------------------------------------------------------------
 
     def ack_link(self, alert_id: int, caregiver_id: str) -> str:
         """Return the signed one-tap acknowledge link of a caregiver for an alert."""
         grant = tokens.AckGrant(alert_id, caregiver_id, self.clock.now() + self.ack_link_ttl_s)
         return f"{self.public_url}/ack/{tokens.sign(self.secret, grant)}"
 
-    def compose(self, session: Session, alert: Alert, caregiver: Caregiver) -> tuple[str, str]:
+    def desk_link(self, caregiver_id: str) -> str:
+        """Return the signed link to a caregiver's page of open alerts."""
+        grant = tokens.AckGrant(0, caregiver_id, self.clock.now() + self.ack_link_ttl_s)
+        return f"{self.public_url}/c/{tokens.sign(self.secret, grant)}"
+
+    def compose(self, session: Session, alert: Alert, caregiver: Caregiver,
+                reason: str = "alert") -> tuple[str, str]:
         """Return the title and body of a page: who, where, what, since when, and the link."""
         home = session.get(Home, alert.home)
         site = session.get(Site, home.site_id) if home else None
@@ -176,7 +344,8 @@ class AlertEngine:
         local = since_utc.astimezone(ZoneInfo(site.timezone)) if site else since_utc
         what = KIND_TEXT.get(alert.kind, alert.kind.replace("_", " "))
         device = alert.data.get("device", "")
-        title = f"[{alert.severity.upper()}] {what}: {resident}, {alert.home}"
+        title = (f"{REASON_TEXT.get(reason, '')}[{alert.severity.upper()}] {what}: "
+                 f"{resident}, {alert.home}")
         lines = [
             f"What: {what} (device {device}, alert #{alert.id})",
             f"Who: {resident}",
@@ -185,8 +354,24 @@ class AlertEngine:
         ]
         if alert.event_count > 1:
             lines.append(f"Repeated: {alert.event_count} times")
-        lines.append(f"Acknowledge: {self.ack_link(alert.id, caregiver.id)}")
+        if alert.acknowledged_by:
+            lines.append(f"Acknowledged by: {alert.acknowledged_by}")
+        evidence = {k: v for k, v in alert.data.items() if k != "device"}
+        if evidence and reason == "doctor":
+            lines.append("Readings: " + ", ".join(f"{k}={v}" for k, v in evidence.items()))
+        if reason != "doctor":
+            lines.append(f"Acknowledge: {self.ack_link(alert.id, caregiver.id)}")
+            lines.append(f"Your alerts: {self.desk_link(caregiver.id)}")
         return title, "\n".join(lines)
+
+    def _page_still_wanted(self, page: Page, alert: Alert | None) -> bool:
+        if alert is None:
+            return False
+        if page.reason == "doctor":
+            return True
+        if page.reason == "sla_arrival":
+            return alert.state in ("open", "acknowledged")
+        return alert.state == "open"
 
     async def process_due_pages(self) -> int:
         """Deliver every page that is due; return how many were sent."""
@@ -199,10 +384,12 @@ class AlertEngine:
             for page in due:
                 alert = session.get(Alert, page.alert_id)
                 caregiver = session.get(Caregiver, page.caregiver_id)
-                if alert is None or caregiver is None or alert.state != "open":
+                if caregiver is None or alert is None or \
+                        not self._page_still_wanted(page, alert):
                     page.state = "cancelled"
+                    session.commit()
                     continue
-                title, body = self.compose(session, alert, caregiver)
+                title, body = self.compose(session, alert, caregiver, page.reason)
                 delivered = False
                 for url in caregiver.notify:  # fall through the channels in order
                     result = await self.notifier.deliver(url, title, body)
@@ -219,7 +406,8 @@ class AlertEngine:
                     sent += 1
                     self.counters["pages_sent"] += 1
                     self._audit(session, "system", "paged", alert,
-                                {"caregiver": caregiver.id, "attempt": page.attempts})
+                                {"caregiver": caregiver.id, "attempt": page.attempts,
+                                 "reason": page.reason, "level": page.level})
                 elif page.attempts >= MAX_PAGE_ATTEMPTS:
                     page.state = "failed"
                     self._audit(session, "system", "page_failed", alert,
@@ -227,10 +415,9 @@ class AlertEngine:
                 else:
                     page.next_attempt_at = now + min(5.0 * 2 ** (page.attempts - 1), 300.0)
                 session.commit()  # each page's outcome is kept even if a later one fails
-            session.commit()
         return sent
 
-    # -- people act --------------------------------------------------------------------------
+    # -- people act ------------------------------------------------------------------------------
 
     def transition(self, alert_id: int, to: str, actor: str, *, resolution: str | None = None,
                    note: str | None = None) -> Alert:
@@ -244,6 +431,21 @@ class AlertEngine:
             session.commit()
             return alert
 
+    def silence(self, home: str, by: str, duration_s: float, reason: str) -> Silence:
+        """Hold a home's pages for a stated time (a caregiver is on site); audited."""
+        if not 0 < duration_s <= self.config.max_silence_s:
+            raise TransitionError(f"a silence lasts 1 s to {self.config.max_silence_s:.0f} s")
+        now = self.clock.now()
+        with self.sessions() as session:
+            if session.get(Home, home) is None:
+                raise KeyError(home)
+            entry = Silence(home=home, by=by, start=now, end=now + duration_s, reason=reason)
+            session.add(entry)
+            session.add(AuditEntry(at=now, actor=by, action="silenced", alert_id=None, home=home,
+                                   detail={"until": now + duration_s, "reason": reason}))
+            session.commit()
+            return entry
+
     def _set_state(self, session: Session, alert: Alert, to: str, actor: str, now: float, *,
                    resolution: str | None = None, note: str | None = None) -> None:
         if to not in STATES:
@@ -252,9 +454,10 @@ class AlertEngine:
             raise TransitionError(f"alert #{alert.id} is already {alert.state}")
         if to == "resolved" and resolution is not None and resolution not in RESOLUTIONS:
             raise TransitionError(f"resolution must be one of {', '.join(RESOLUTIONS)}")
-        if to in ("acknowledged", "on_site", "resolved") and alert.acknowledged_at is None:
+        if alert.acknowledged_at is None:
             alert.acknowledged_by, alert.acknowledged_at = actor, now
-        if to == "on_site":
+        if to == "on_site" or (to == "resolved" and alert.on_site_at is None
+                               and actor != "system"):
             alert.on_site_by, alert.on_site_at = actor, now
         if to == "resolved":
             alert.resolved_by, alert.resolved_at = actor, now
@@ -263,7 +466,8 @@ class AlertEngine:
         alert.state = to
         for page in session.scalars(select(Page).where(Page.alert_id == alert.id,
                                                        Page.state == "pending")):
-            page.state = "cancelled"
+            if not self._page_still_wanted(page, alert):
+                page.state = "cancelled"
         self._audit(session, actor, to, alert, {"from": previous, "resolution": resolution,
                                                 "note": note})
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
@@ -57,6 +58,27 @@ class ApiSection(_Model):
     ack_link_ttl_s: float = Field(24 * 3600, gt=0, description="How long an ack link works.")
 
 
+Role = Literal["oncall", "backup", "supervisor", "family"]
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class EscalationStep(_Model):
+    role: Role = Field(description="Who is paged at this step.")
+    after_s: float = Field(ge=0, description="Seconds after the alert opened, if not acknowledged.")
+
+
+def _default_escalation() -> list[EscalationStep]:
+    return [EscalationStep(role="oncall", after_s=0), EscalationStep(role="backup", after_s=180),
+            EscalationStep(role="supervisor", after_s=360),
+            EscalationStep(role="family", after_s=600)]
+
+
+class RuleOverride(_Model):
+    severity: Literal["critical", "high", "low"] | None = Field(None, description="Severity.")
+    page: bool | None = Field(None, description="Whether the alert pages anyone.")
+    notify_doctor: bool | None = Field(None, description="Also tell the resident's doctor.")
+
+
 class SiteSection(_Model):
     id: str = Field(pattern=ID_PATTERN, description="Site id.")
     name: str = Field(description="Name of the care station.")
@@ -65,9 +87,21 @@ class SiteSection(_Model):
     ack_target_s: float | None = Field(None, gt=0, description="Acknowledgement target.")
     arrival_target_s: float | None = Field(
         None, gt=0, description="Arrival target (default 15 min urban, 30 min rural).")
+    escalation: list[EscalationStep] = Field(
+        default_factory=_default_escalation, min_length=1,
+        description="Escalation chain: who is paged how long after an unacknowledged alert; "
+                    "the first step pages at once.")
+    reminder_every_s: float = Field(60.0, gt=0,
+                                    description="Re-page everyone paged so far this often.")
+    rules: dict[str, RuleOverride] = Field(default_factory=dict,
+                                           description="Alert rules of this site by event kind.")
 
     @model_validator(mode="after")
     def _defaults(self) -> SiteSection:
+        times = [step.after_s for step in self.escalation]
+        if times[0] != 0 or times != sorted(times):
+            raise ValueError("escalation: the first step has after_s = 0 and later steps "
+                             "come later")
         # Home-care-bed service terms: at the door within 15 min in towns, 30 in villages.
         if self.arrival_target_s is None:
             self.arrival_target_s = 900.0 if self.kind == "urban" else 1800.0
@@ -76,10 +110,19 @@ class SiteSection(_Model):
         return self
 
 
+class FamilyContact(_Model):
+    name: str = Field(description="Name of the family member.")
+    notify: list[str] = Field(min_length=1, description="Apprise URLs, tried in order.")
+
+
 class ResidentSection(_Model):
     name: str = Field(description="The resident's name as caregivers know it.")
     doctor_notify: list[str] = Field(default_factory=list,
                                      description="Apprise URLs of the family doctor.")
+    family: list[FamilyContact] = Field(default_factory=list,
+                                        description="Family contacts: the last escalation step.")
+    rules: dict[str, RuleOverride] = Field(default_factory=dict,
+                                           description="Alert rules for this resident by kind.")
 
 
 class HomeSection(_Model):
@@ -93,9 +136,31 @@ class CaregiverSection(_Model):
     id: str = Field(pattern=ID_PATTERN, description="Caregiver id.")
     name: str = Field(description="Name shown in the audit and on the page.")
     site: str = Field(description="Site id the caregiver works for.")
-    role: Literal["oncall", "backup", "supervisor", "family"] = Field(
-        "oncall", description="Place in the escalation chain.")
+    role: Role = Field("oncall", description="Role when no shift in the rota says otherwise.")
     notify: list[str] = Field(min_length=1, description="Apprise URLs, tried in order.")
+
+
+class ShiftSection(_Model):
+    """A weekly shift: who has which role on which days between which local times."""
+
+    site: str = Field(description="Site id.")
+    caregiver: str = Field(description="Caregiver id.")
+    role: Literal["oncall", "backup", "supervisor"] = Field(description="Role in the shift.")
+    days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = Field(
+        min_length=1, description="Days the shift starts on.")
+    start: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="Local start, HH:MM.")
+    end: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$",
+                     description="Local end, HH:MM; before start means the next day.")
+
+
+class OverrideSection(_Model):
+    """A one-off change to the rota: this caregiver has this role in this window."""
+
+    site: str = Field(description="Site id.")
+    caregiver: str = Field(description="Caregiver id.")
+    role: Literal["oncall", "backup", "supervisor"] = Field(description="Role taken over.")
+    start: datetime = Field(description="Start (ISO 8601; local site time if no offset).")
+    end: datetime = Field(description="End (ISO 8601; local site time if no offset).")
 
 
 class HubConfig(_Model):
@@ -106,6 +171,15 @@ class HubConfig(_Model):
     sites: list[SiteSection] = Field(default_factory=list)
     homes: list[HomeSection] = Field(default_factory=list)
     caregivers: list[CaregiverSection] = Field(default_factory=list)
+    shifts: list[ShiftSection] = Field(default_factory=list)
+    overrides: list[OverrideSection] = Field(default_factory=list)
+    rules: dict[str, RuleOverride] = Field(default_factory=dict,
+                                           description="Alert rules of the organisation by kind.")
+    tick_s: float = Field(1.0, gt=0, le=60, description="How often timers are checked.")
+    flap_hold_s: float = Field(
+        120.0, ge=0, description="A recovered device alert stays open this long before it "
+                                 "resolves, so a flapping device does not page again and again.")
+    max_silence_s: float = Field(4 * 3600, gt=0, description="Longest silence of a home.")
 
     @model_validator(mode="after")
     def _references(self) -> HubConfig:
@@ -116,6 +190,18 @@ class HubConfig(_Model):
         for i, caregiver in enumerate(self.caregivers):
             if caregiver.site not in sites:
                 raise ValueError(f"caregivers[{i}].site: unknown site {caregiver.site!r}")
+        caregivers = {c.id for c in self.caregivers}
+        entries: list[tuple[str, int, ShiftSection | OverrideSection]] = [
+            *(("shifts", i, e) for i, e in enumerate(self.shifts)),
+            *(("overrides", i, e) for i, e in enumerate(self.overrides))]
+        for name, i, entry in entries:
+            if entry.site not in sites:
+                raise ValueError(f"{name}[{i}].site: unknown site {entry.site!r}")
+            if entry.caregiver not in caregivers:
+                raise ValueError(f"{name}[{i}].caregiver: unknown caregiver {entry.caregiver!r}")
+        for i, override in enumerate(self.overrides):
+            if override.end <= override.start:
+                raise ValueError(f"overrides[{i}].end: must be after start")
         return self
 
 

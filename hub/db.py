@@ -54,6 +54,8 @@ class Caregiver(Base):
     role: Mapped[str] = mapped_column(String(16))
     notify: Mapped[list[str]] = mapped_column(default=list)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Family contacts and doctors belong to one home; staff to none.
+    home_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class EventRecord(Base):
@@ -94,6 +96,16 @@ class Alert(Base):
     resolution: Mapped[str | None] = mapped_column(String(32), nullable=True)
     resolution_note: Mapped[str | None] = mapped_column(Text, nullable=True)
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Timers live in the row so that a restarted hub carries on where it was.
+    paging: Mapped[bool] = mapped_column(Boolean, default=False)
+    level: Mapped[int] = mapped_column(Integer, default=0)
+    next_escalation_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    next_reminder_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    ack_due_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    arrival_due_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    ack_breached: Mapped[bool] = mapped_column(Boolean, default=False)
+    arrival_breached: Mapped[bool] = mapped_column(Boolean, default=False)
+    recovered_at: Mapped[float | None] = mapped_column(Float, nullable=True)
 
     __table_args__ = (Index("alerts_group", "home", "kind", "device", "state"),)
 
@@ -109,6 +121,7 @@ class Page(Base):
     alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id"), index=True)
     caregiver_id: Mapped[str] = mapped_column(ForeignKey("caregivers.id"))
     level: Mapped[int] = mapped_column(Integer, default=0)
+    reason: Mapped[str] = mapped_column(String(16), default="alert")
     state: Mapped[str] = mapped_column(String(16), default="pending", index=True)
     created_at: Mapped[float] = mapped_column(Float)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -128,6 +141,18 @@ class Delivery(Base):
     ok: Mapped[bool] = mapped_column(Boolean)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     at: Mapped[float] = mapped_column(Float)
+
+
+class Silence(Base):
+    """A caregiver on site silenced a home's paging for a stated time."""
+
+    __tablename__ = "silences"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    home: Mapped[str] = mapped_column(String(64), index=True)
+    by: Mapped[str] = mapped_column(String(64))
+    start: Mapped[float] = mapped_column(Float)
+    end: Mapped[float] = mapped_column(Float)
+    reason: Mapped[str] = mapped_column(Text, default="")
 
 
 class AgentState(Base):

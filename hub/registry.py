@@ -29,6 +29,21 @@ def sync_registry(session: Session, config: HubConfig) -> None:
     for caregiver in config.caregivers:
         session.merge(Caregiver(id=caregiver.id, name=caregiver.name, site_id=caregiver.site,
                                 role=caregiver.role, notify=list(caregiver.notify), active=True))
+    for home in config.homes:
+        # Family contacts and the doctor are paged like staff, for their home only.
+        for i, contact in enumerate(home.resident.family):
+            row_id = f"fam-{home.id}-{i + 1}"
+            known.add(row_id)
+            session.merge(Caregiver(id=row_id, name=contact.name, site_id=home.site,
+                                    role="family", notify=list(contact.notify), active=True,
+                                    home_id=home.id))
+        if home.resident.doctor_notify:
+            row_id = f"doc-{home.id}"
+            known.add(row_id)
+            session.merge(Caregiver(id=row_id, name=f"Doctor of {home.resident.name}",
+                                    site_id=home.site, role="doctor",
+                                    notify=list(home.resident.doctor_notify), active=True,
+                                    home_id=home.id))
     for row in session.scalars(select(Caregiver)):
         if row.id not in known:
             row.active = False

@@ -25,6 +25,31 @@ from hub.registry import sync_registry
 log = logging.getLogger(__name__)
 
 
+# Crisis range of blood pressure (references: >180 systolic or >120 diastolic mmHg).
+BP_CRISIS_SYSTOLIC = 180.0
+BP_CRISIS_DIASTOLIC = 120.0
+
+
+def bp_crisis_event(reading: wire.Reading) -> wire.Event | None:
+    """Return a `bp_crisis` event for a blood-pressure reading in the crisis range.
+
+    The id is derived from the reading, so a redelivered batch makes no second event.
+    """
+    if reading.kind != "bp":
+        return None
+    systolic = reading.fields.get("systolic_mmhg")
+    diastolic = reading.fields.get("diastolic_mmhg")
+    if not isinstance(systolic, (int, float)) or not isinstance(diastolic, (int, float)):
+        return None
+    if systolic <= BP_CRISIS_SYSTOLIC and diastolic <= BP_CRISIS_DIASTOLIC:
+        return None
+    return wire.Event(id=f"bpc-{reading.device}-{round(reading.t * 1000)}", seq=0, t=reading.t,
+                      device=reading.device, kind="bp_crisis", severity=wire.Severity.HIGH,
+                      data={"systolic_mmhg": systolic, "diastolic_mmhg": diastolic,
+                            **{k: v for k, v in reading.fields.items()
+                               if k in ("pulse_bpm", "map_mmhg")}})
+
+
 class _ApiServer(uvicorn.Server):
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -49,7 +74,8 @@ class Hub:
         assert config.api.secret is not None
         self.alerts = AlertEngine(self.sessions, notifier or ApprisePager(),
                                   secret=config.api.secret, public_url=config.api.public_url,
-                                  clock=self.clock, ack_link_ttl_s=config.api.ack_link_ttl_s)
+                                  clock=self.clock, ack_link_ttl_s=config.api.ack_link_ttl_s,
+                                  config=config)
         self.ingest = Ingest(config.mqtt, self.handle)
         self.page_wake = asyncio.Event()
         self.duplicates = 0
@@ -60,6 +86,10 @@ class Hub:
         """Store one validated message and act on it."""
         if isinstance(message, wire.ReadingBatch):
             self.writer.add([reading_point(home, r) for r in message.readings])
+            for reading in message.readings:
+                crisis = bp_crisis_event(reading)
+                if crisis is not None:
+                    self._on_event(home, crisis)
         elif isinstance(message, wire.Event):
             self._on_event(home, message)
         elif isinstance(message, wire.AgentStatus):
@@ -118,11 +148,12 @@ class Hub:
     async def _page_loop(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
-                await asyncio.wait_for(self.page_wake.wait(), 1.0)
+                await asyncio.wait_for(self.page_wake.wait(), self.config.tick_s)
             except TimeoutError:
                 pass
             self.page_wake.clear()
             try:
+                self.alerts.tick()
                 await self.alerts.process_due_pages()
             except Exception:
                 log.exception("paging failed; retrying")

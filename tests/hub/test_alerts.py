@@ -28,7 +28,7 @@ def engine(tmp_path: Path, notifier: RecordingNotifier) -> AlertEngine:
     with sessions() as session:
         sync_registry(session, config)
     return AlertEngine(sessions, notifier, secret="k" * 32, public_url="http://hub.test",
-                       clock=FakeClock())
+                       clock=FakeClock(), config=config)
 
 
 def _event(engine: AlertEngine, kind: str, device: str = "btn") -> int | None:
@@ -117,6 +117,9 @@ def test_device_back_resolves_its_silence_but_nothing_resolves_a_call(
     other = _event(engine, "device_silent", device="mat")
     call = _event(engine, "call")
     assert _event(engine, "device_recovered", device="bed") is None
+    assert isinstance(engine.clock, FakeClock)
+    engine.clock.t += engine.config.flap_hold_s
+    engine.tick()
     from hub.db import Alert
 
     with engine.sessions() as session:

@@ -31,6 +31,7 @@ async def live_hub(tmp_path: Path, mosquitto: Mosquitto, influxdb: InfluxDB
         tmp_path,
         mqtt={"port": mosquitto.port, "client_id": f"hub-{uuid.uuid4().hex[:6]}"},
         influx={"url": influxdb.url, "database": database, "flush_interval_s": 0.1},
+        flap_hold_s=0, tick_s=0.1,
         caregivers=[{"id": "cg-a", "name": "A", "site": "town", "notify": [sink.url("cg-a")]}],
     )
     hub = Hub(config)
