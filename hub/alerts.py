@@ -285,9 +285,10 @@ class AlertEngine:
                 if not alert.paging:
                     continue
                 if alert.state == "open":
-                    self._escalate(session, alert, now)
+                    # Remind before escalating: the new level's first page is not doubled.
                     if alert.next_reminder_at is not None and now >= alert.next_reminder_at:
                         self._remind(session, alert, now)
+                    self._escalate(session, alert, now)
                     if alert.ack_due_at is not None and not alert.ack_breached and \
                             now >= alert.ack_due_at:
                         alert.ack_breached = True
@@ -316,6 +317,9 @@ class AlertEngine:
                    now: float) -> None:
         home = session.get(Home, alert.home)
         if home is None:
+            return
+        if self.silenced(session, alert.home, now) is not None:
+            self._audit(session, "system", "page_held", alert, {"reason": reason, "role": role})
             return
         ids = on_duty(self.config, home.site_id, role, now)
         people = list(session.scalars(select(Caregiver).where(Caregiver.id.in_(ids),
