@@ -9,7 +9,8 @@ bootstrap:
 demo: bootstrap
 	$(VENV)/bedwatch demo
 
-test: bootstrap
+test:
+	@scripts/bootstrap.sh edge,hub,dev browser
 	$(VENV)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 lint: bootstrap

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from hub import tokens
 from hub.alerts import ACTIVE_STATES, KIND_TEXT, RESOLUTIONS, TransitionError
+from hub.caregiver_page import add_caregiver_routes
 from hub.db import AgentState, Alert, AuditEntry, Delivery, EventRecord, Home
 
 if TYPE_CHECKING:
@@ -104,6 +105,7 @@ def create_app(hub: Hub) -> FastAPI:
                                           resolution=body.resolution, note=body.note)
         except TransitionError as exc:
             raise HTTPException(409, str(exc)) from exc
+        hub.notify_change()
         return alert.as_dict()
 
     @app.get("/api/events")
@@ -182,6 +184,7 @@ def create_app(hub: Hub) -> FastAPI:
         if alert.state == "open":
             try:
                 hub.alerts.transition(alert.id, "acknowledged", grant.caregiver_id)
+                hub.notify_change()
                 message = "Acknowledged. Paging has stopped; please go now."
             except TransitionError as exc:
                 message = str(exc)
@@ -189,4 +192,5 @@ def create_app(hub: Hub) -> FastAPI:
             message = f"Already {alert.state} by {alert.acknowledged_by}."
         return _ack_page(token, f'<p class="ok"><b>{html.escape(message)}</b></p>')
 
+    add_caregiver_routes(app, hub)
     return app

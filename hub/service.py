@@ -78,8 +78,19 @@ class Hub:
                                   config=config)
         self.ingest = Ingest(config.mqtt, self.handle)
         self.page_wake = asyncio.Event()
+        self._changed = asyncio.Event()
         self.duplicates = 0
         self.started = time.monotonic()
+
+    def notify_change(self) -> None:
+        """Wake everyone waiting for alerts to change (the caregivers' live pages)."""
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    async def wait_change(self, within_s: float) -> None:
+        """Return when alerts change, or after `within_s` seconds."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._changed.wait(), within_s)
 
     async def handle(self, home: str, channel: wire.Channel, device: str | None,
                      message: wire.Message) -> None:
@@ -126,6 +137,7 @@ class Hub:
         self.writer.add([event_point(home, event)])
         if alert is not None:
             self.page_wake.set()
+            self.notify_change()
 
     def _on_agent_status(self, home: str, status: wire.AgentStatus) -> None:
         now = self.clock.now()
@@ -155,6 +167,7 @@ class Hub:
             try:
                 self.alerts.tick()
                 await self.alerts.process_due_pages()
+                self.notify_change()
             except Exception:
                 log.exception("paging failed; retrying")
 

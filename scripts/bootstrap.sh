@@ -2,9 +2,11 @@
 # Install what bedwatch needs on Debian, idempotently: the Mosquitto and InfluxDB servers
 # (used by the demo and the tests, always on loopback ports of their own) and a virtual
 # environment with the project and the given extras.
-#   scripts/bootstrap.sh [extras]     e.g. scripts/bootstrap.sh edge,hub,dev
+#   scripts/bootstrap.sh [extras] [browser]   e.g. scripts/bootstrap.sh edge,hub,dev browser
+# With "browser", also Debian's Chromium, in which the tests click through the caregiver page.
 set -euo pipefail
 extras=${1:-edge,hub,dev}
+browser=${2:-}
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 
@@ -13,6 +15,9 @@ say() { printf '\033[1mbootstrap:\033[0m %s\n' "$*"; }
 need_pkgs=()
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need_pkgs+=(mosquitto)
 command -v influxd >/dev/null 2>&1 || [ -x /usr/bin/influxd ] || need_pkgs+=(influxdb)
+if [ "$browser" = browser ] && ! command -v chromium >/dev/null 2>&1; then
+    need_pkgs+=(chromium)
+fi
 PYTHON=${PYTHON:-python3}
 if ! command -v "$PYTHON" >/dev/null 2>&1; then
     need_pkgs+=(python3 python3-venv)
