@@ -42,14 +42,18 @@ class Site:
     def get(self, path: str) -> Any:
         return get_json(f"{self.api}{path}")
 
-    def start_hub(self) -> Program:
-        path = write_toml(self.root / "hub" / "hub.toml", hub_config(
+    def start_hub(self, caregivers: list[CaregiverSpec] | None = None,
+                  site: dict[str, Any] | None = None, **extra: Any) -> Program:
+        doc = hub_config(
             workdir=self.root / "hub", mqtt_port=self.mosquitto.port,
             influx_url=self.influxdb.url, api_port=int(self.api.rsplit(":", 1)[1]),
             homes=self.homes, database=self.database,
-            caregivers=[CaregiverSpec("cg-zhang", "Zhang Min", "town",
-                                      [self.sink.url("cg-zhang")])],
-            sites=[{"id": "town", "name": "Town station", "kind": "urban"}]))
+            caregivers=caregivers or [CaregiverSpec("cg-zhang", "Zhang Min", "town",
+                                                    [self.sink.url("cg-zhang")])],
+            sites=[{"id": "town", "name": "Town station", "kind": "urban", **(site or {})}])
+        doc["api"]["secret"] = "e2e-" + "s" * 28  # the same key across restarts
+        doc.update(extra)
+        path = write_toml(self.root / "hub" / "hub.toml", doc)
         self.hub = Program("hub", ["hub", "run", "--config", str(path)],
                            self.root / "hub" / "hub.log").start()
         wait_http(f"{self.api}/healthz", program=self.hub)
