@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import hmac
 import html
 import time
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from fastapi import FastAPI, HTTPException, Query
+from fastapi import FastAPI, HTTPException, Query, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from hub import tokens
 from hub.alerts import ACTIVE_STATES, KIND_TEXT, RESOLUTIONS, TransitionError
@@ -31,6 +32,16 @@ class Transition(BaseModel):
     note: str | None = Field(None, max_length=2000, description="Free text (resolve only).")
 
 
+class Silencing(BaseModel):
+    """A caregiver on site holding a home's pages."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    caregiver: str = Field(min_length=1, max_length=64, description="Who silences.")
+    minutes: float = Field(gt=0, description="For how long.")
+    reason: str = Field(min_length=1, max_length=500, description="Why (kept in the audit).")
+
+
 _PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>bedwatch — alert #{id}</title>
@@ -44,6 +55,16 @@ _PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 def create_app(hub: Hub) -> FastAPI:
     """Return the FastAPI application of a running hub."""
     app = FastAPI(title="bedwatch hub", version="0.1.0")
+    expected = f"Bearer {hub.config.api.token}".encode() if hub.config.api.token else None
+
+    @app.middleware("http")
+    async def require_token(request: Request, call_next: Any) -> Response:
+        if expected is not None and request.url.path.startswith("/api/"):
+            given = request.headers.get("authorization", "").encode()
+            if not hmac.compare_digest(given, expected):
+                return JSONResponse({"detail": "missing or wrong bearer token"}, 401)
+        response: Response = await call_next(request)
+        return response
 
     def _alert(alert_id: int) -> Alert:
         with hub.sessions() as session:
@@ -140,6 +161,39 @@ def create_app(hub: Hub) -> FastAPI:
         with hub.sessions() as session:
             return [{"at": e.at, "actor": e.actor, "action": e.action, "alert_id": e.alert_id,
                      "home": e.home, "detail": e.detail} for e in session.scalars(query)]
+
+    @app.post("/api/homes/{home_id}/silence")
+    async def silence(home_id: str, body: Silencing) -> dict[str, Any]:
+        """Hold a home's pages for a stated time while a caregiver is there (audited)."""
+        try:
+            entry = hub.alerts.silence(home_id, body.caregiver, body.minutes * 60, body.reason)
+        except KeyError as exc:
+            raise HTTPException(404, f"no home {home_id}") from exc
+        except TransitionError as exc:
+            raise HTTPException(422, str(exc)) from exc
+        return {"home": home_id, "until": entry.end, "by": entry.by}
+
+    @app.get("/api/stats/alerts")
+    async def alert_stats() -> dict[str, Any]:
+        """Return per kind: alerts, how they were resolved, and the share of false alarms."""
+        with hub.sessions() as session:
+            rows = session.execute(select(Alert.kind, Alert.resolution, func.count())
+                                   .group_by(Alert.kind, Alert.resolution)).all()
+            breaches = session.execute(select(
+                func.count().filter(Alert.ack_breached), func.count().filter(
+                    Alert.arrival_breached))).one()
+        kinds: dict[str, dict[str, Any]] = {}
+        for kind, resolution, count in rows:
+            entry = kinds.setdefault(kind, {"alerts": 0, "resolutions": {}})
+            entry["alerts"] += count
+            entry["resolutions"][resolution or "unresolved"] = count
+        for entry in kinds.values():
+            judged = sum(v for k, v in entry["resolutions"].items()
+                         if k in ("real", "false_alarm"))
+            entry["false_alarm_share"] = (
+                round(entry["resolutions"].get("false_alarm", 0) / judged, 3) if judged else None)
+        return {"kinds": kinds, "sla_ack_breaches": breaches[0],
+                "sla_arrival_breaches": breaches[1]}
 
     @app.get("/api/stats")
     async def stats() -> dict[str, Any]:

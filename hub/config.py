@@ -56,6 +56,10 @@ class ApiSection(_Model):
     secret: str | None = Field(None, min_length=16, description="Key that signs ack links.")
     secret_file: Path | None = Field(None, description="File holding the signing key.")
     ack_link_ttl_s: float = Field(24 * 3600, gt=0, description="How long an ack link works.")
+    token: str | None = Field(
+        None, min_length=16,
+        description="Bearer token that /api/ requests must carry (the desk, integrations). "
+                    "Caregivers' pages and links carry their own signed tokens.")
 
 
 Role = Literal["oncall", "backup", "supervisor", "family"]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,3 +47,39 @@ def site_config(tmp_path: Path, **sections: object) -> HubConfig:
 @pytest.fixture
 def notifier() -> RecordingNotifier:
     return RecordingNotifier()
+
+
+POSTGRES_ADMIN_URL = os.environ.get("BEDWATCH_TEST_POSTGRES",
+                                    "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def _postgres_available() -> bool:
+    try:
+        import psycopg
+
+        with psycopg.connect(POSTGRES_ADMIN_URL, connect_timeout=2):
+            return True
+    except Exception:
+        return False
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The hub's SQL store: SQLite always, PostgreSQL where a server is present."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'hub.sqlite'}"
+        return
+    if not _postgres_available():
+        pytest.skip(f"no PostgreSQL server at {POSTGRES_ADMIN_URL} "
+                    "(set BEDWATCH_TEST_POSTGRES to test against one)")
+    import psycopg
+
+    name = f"bedwatch_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -26,7 +26,7 @@ class FakeClock:
         return self.t
 
 
-def make(tmp_path: Path, notifier: RecordingNotifier, t: float = TUESDAY_NOON,
+def make(tmp_path: Path, db_url: str, notifier: RecordingNotifier, t: float = TUESDAY_NOON,
          **overrides: Any) -> AlertEngine:
     raw: dict[str, Any] = {
         "sites": [{"id": "town", "name": "Town", "kind": "urban", "reminder_every_s": 60,
@@ -46,7 +46,7 @@ def make(tmp_path: Path, notifier: RecordingNotifier, t: float = TUESDAY_NOON,
         ],
     }
     raw.update(overrides)
-    config = site_config(tmp_path, **raw)
+    config = site_config(tmp_path, database={"url": db_url}, **raw)
     sessions = make_sessionmaker(make_engine(config.database.url))
     with sessions() as session:
         sync_registry(session, config)
@@ -78,8 +78,8 @@ def who(notifier: RecordingNotifier) -> list[str]:
 
 
 async def test_unacknowledged_fall_climbs_the_chain_at_the_right_moments(
-        tmp_path: Path, notifier: RecordingNotifier) -> None:
-    engine = make(tmp_path, notifier, sites=[{
+        tmp_path: Path, notifier: RecordingNotifier, db_url: str) -> None:
+    engine = make(tmp_path, db_url, notifier, sites=[{
         "id": "town", "name": "Town", "kind": "urban", "reminder_every_s": 1000,
         "ack_target_s": 5000, "arrival_target_s": 5000}])
     fire(engine)
@@ -98,8 +98,8 @@ async def test_unacknowledged_fall_climbs_the_chain_at_the_right_moments(
 
 
 async def test_reminders_repeat_at_every_level_until_acknowledged(
-        tmp_path: Path, notifier: RecordingNotifier) -> None:
-    engine = make(tmp_path, notifier)
+        tmp_path: Path, notifier: RecordingNotifier, db_url: str) -> None:
+    engine = make(tmp_path, db_url, notifier)
     alert_id = fire(engine)
     await run_until(engine, 200)  # reminders at 60, 120, 180; backup at 180
     sent = who(notifier)
@@ -114,9 +114,9 @@ async def test_reminders_repeat_at_every_level_until_acknowledged(
 
 
 async def test_rota_hand_over_pages_whoever_is_on_duty_now(
-        tmp_path: Path, notifier: RecordingNotifier) -> None:
+        tmp_path: Path, notifier: RecordingNotifier, db_url: str) -> None:
     evening = datetime(2026, 11, 24, 19, 59, 30, tzinfo=ZoneInfo("Asia/Shanghai")).timestamp()
-    engine = make(tmp_path, notifier, t=evening, shifts=[
+    engine = make(tmp_path, db_url, notifier, t=evening, shifts=[
         {"site": "town", "caregiver": "cg-a", "role": "oncall", "days": ["tue"],
          "start": "08:00", "end": "20:00"},
         {"site": "town", "caregiver": "cg-b", "role": "oncall", "days": ["tue"],
@@ -129,8 +129,8 @@ async def test_rota_hand_over_pages_whoever_is_on_duty_now(
 
 
 async def test_silence_holds_pages_and_releases_them_when_it_ends(
-        tmp_path: Path, notifier: RecordingNotifier) -> None:
-    engine = make(tmp_path, notifier)
+        tmp_path: Path, notifier: RecordingNotifier, db_url: str) -> None:
+    engine = make(tmp_path, db_url, notifier)
     engine.silence("home-1", "cg-a", 300, "bathing the resident")
     fire(engine)
     await run_until(engine, 299)
@@ -143,8 +143,8 @@ async def test_silence_holds_pages_and_releases_them_when_it_ends(
     assert "silenced" in actions and "page_held" in actions
 
 
-def test_silence_is_bounded(tmp_path: Path, notifier: RecordingNotifier) -> None:
-    engine = make(tmp_path, notifier)
+def test_silence_is_bounded(tmp_path: Path, notifier: RecordingNotifier, db_url: str) -> None:
+    engine = make(tmp_path, db_url, notifier)
     from hub.alerts import TransitionError
 
     with pytest.raises(TransitionError, match="a silence lasts"):
@@ -152,8 +152,8 @@ def test_silence_is_bounded(tmp_path: Path, notifier: RecordingNotifier) -> None
 
 
 async def test_service_level_breaches_page_the_supervisor_and_are_counted(
-        tmp_path: Path, notifier: RecordingNotifier) -> None:
-    engine = make(tmp_path, notifier, sites=[{
+        tmp_path: Path, notifier: RecordingNotifier, db_url: str) -> None:
+    engine = make(tmp_path, db_url, notifier, sites=[{
         "id": "town", "name": "Town", "kind": "urban", "reminder_every_s": 5000,
         "ack_target_s": 120, "escalation": [{"role": "oncall", "after_s": 0}]}])
     assert engine.config.sites[0].arrival_target_s == 900  # the town default
@@ -169,9 +169,9 @@ async def test_service_level_breaches_page_the_supervisor_and_are_counted(
     assert engine.counters["sla_arrival_breaches"] == 1
 
 
-async def test_on_site_in_time_is_no_arrival_breach(tmp_path: Path,
-                                                    notifier: RecordingNotifier) -> None:
-    engine = make(tmp_path, notifier)
+async def test_on_site_in_time_is_no_arrival_breach(
+        tmp_path: Path, notifier: RecordingNotifier, db_url: str) -> None:
+    engine = make(tmp_path, db_url, notifier)
     alert_id = fire(engine)
     await engine.process_due_pages()
     engine.transition(alert_id, "on_site", "cg-a")
@@ -181,8 +181,8 @@ async def test_on_site_in_time_is_no_arrival_breach(tmp_path: Path,
 
 
 async def test_crisis_reaches_the_doctor_as_well(tmp_path: Path,
-                                                 notifier: RecordingNotifier) -> None:
-    engine = make(tmp_path, notifier)
+                                                 notifier: RecordingNotifier, db_url: str) -> None:
+    engine = make(tmp_path, db_url, notifier)
     fire(engine, "bp_crisis", "cuff", {"systolic_mmhg": 192, "diastolic_mmhg": 124})
     await engine.process_due_pages()
     assert sorted(who(notifier)) == ["a", "doctor"]
@@ -191,8 +191,8 @@ async def test_crisis_reaches_the_doctor_as_well(tmp_path: Path,
 
 
 async def test_flapping_device_is_held_open_not_paged_again(
-        tmp_path: Path, notifier: RecordingNotifier) -> None:
-    engine = make(tmp_path, notifier)
+        tmp_path: Path, notifier: RecordingNotifier, db_url: str) -> None:
+    engine = make(tmp_path, db_url, notifier)
     first = fire(engine, "device_silent", "bed")
     await engine.process_due_pages()
     for _ in range(5):
@@ -206,24 +206,23 @@ async def test_flapping_device_is_held_open_not_paged_again(
 
 
 async def test_rules_can_be_changed_per_site_and_per_resident(
-        tmp_path: Path, notifier: RecordingNotifier) -> None:
-    engine = make(tmp_path, notifier, rules={"low_battery": {"page": True}})
+        tmp_path: Path, notifier: RecordingNotifier, db_url: str) -> None:
+    engine = make(tmp_path, db_url, notifier, rules={"low_battery": {"page": True}})
     assert engine.rule_for("home-1", "low_battery").page  # type: ignore[union-attr]
     homes = [{"id": "home-1", "site": "town", "resident": {
         "name": "W", "rules": {"bed_exit": {"severity": "high", "page": True}}}}]
-    (tmp_path / "b").mkdir()
-    engine = make(tmp_path / "b", notifier, homes=homes)
+    engine = make(tmp_path, db_url, notifier, homes=homes)
     rule = engine.rule_for("home-1", "bed_exit")
     assert rule is not None and (rule.severity, rule.page) == ("high", True)
 
 
 async def test_a_new_engine_on_the_same_database_carries_on_without_repeating(
-        tmp_path: Path, notifier: RecordingNotifier) -> None:
-    engine = make(tmp_path, notifier)
+        tmp_path: Path, notifier: RecordingNotifier, db_url: str) -> None:
+    engine = make(tmp_path, db_url, notifier)
     fire(engine)
     await run_until(engine, 100)  # a at 0 and 60
     assert who(notifier) == ["a", "a"]
     assert isinstance(engine.clock, FakeClock)
-    restarted = make(tmp_path, notifier, t=engine.clock.t + 30)  # down for 30 s
+    restarted = make(tmp_path, db_url, notifier, t=engine.clock.t + 30)  # down for 30 s
     await run_until(restarted, 60)  # 130..190: reminder at 120 (late, once), backup at 180
     assert who(notifier) == ["a", "a", "a", "b"]
