@@ -9,6 +9,7 @@ through its link as a caregiver would.
 
 from __future__ import annotations
 
+import json
 import re
 import signal
 import tempfile
@@ -37,6 +38,7 @@ from bedwatch.sink import Notification, NotificationSink
 from bedwatch.stack import LocalStack, free_port
 
 ACK_LINK = re.compile(r"https?://\S+/ack/\S+")
+ALERT_ID = re.compile(r"alert #(\d+)")
 
 RESIDENTS = [
     ("Wang Guirong 王桂荣", "Qingshan Road 12, Unit 3", "site-town"),
@@ -47,12 +49,30 @@ RESIDENTS = [
 ]
 CAREGIVERS = [
     CaregiverSpec("cg-zhang", "Zhang Min 张敏", "site-town", []),
+    CaregiverSpec("cg-li", "Li Na 李娜", "site-town", [], role="backup"),
+    CaregiverSpec("cg-wu", "Wu Qiang 吴强", "site-town", [], role="supervisor"),
     CaregiverSpec("cg-huang", "Huang Li 黄丽", "site-village", []),
+    CaregiverSpec("cg-zhao", "Zhao Lei 赵磊", "site-village", [], role="backup"),
 ]
+# The demo shortens the escalation chain from minutes to seconds so that it can be watched.
+DEMO_ESCALATION = {
+    "escalation": [{"role": "oncall", "after_s": 0}, {"role": "backup", "after_s": 20},
+                   {"role": "supervisor", "after_s": 40}, {"role": "family", "after_s": 60}],
+    "reminder_every_s": 15,
+}
 SITES = [
-    {"id": "site-town", "name": "Qingshan Street care station", "kind": "urban"},
-    {"id": "site-village", "name": "Shangping township care station", "kind": "rural"},
+    {"id": "site-town", "name": "Qingshan Street care station", "kind": "urban",
+     **DEMO_ESCALATION},
+    {"id": "site-village", "name": "Shangping township care station", "kind": "rural",
+     **DEMO_ESCALATION},
 ]
+
+
+def _post_json(url: str, body: dict[str, Any]) -> None:
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=5):
+        pass
 
 
 def _stamp() -> str:
@@ -89,8 +109,11 @@ def run_demo(*, homes: int = 3, press_every: float = 15.0, duration: float | Non
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     pressed_at: dict[str, float] = {}
-    acked: set[str] = set()
+    handled: set[int] = set()
     pending_acks: list[tuple[float, str, Notification]] = []
+    followups: list[tuple[float, str, int, str]] = []
+    # Every third call is not answered by the on-call caregiver, to show the escalation.
+    unanswered: set[str] = set()
 
     def on_page(note: Notification) -> None:
         home = next((h for h in pressed_at if h in note.text), None)
@@ -106,7 +129,11 @@ def run_demo(*, homes: int = 3, press_every: float = 15.0, duration: float | Non
             if line.strip():
                 console.print(f"           {line}", highlight=False, soft_wrap=True)
         link = ACK_LINK.search(note.text)
-        if link:
+        title = str(note.body.get("title", ""))
+        if home in unanswered and not title.startswith("[ESCALATED]"):
+            console.print(f"           [dim]({who} does not answer: the hub will escalate)[/dim]")
+        elif link:
+            unanswered.discard(home or "")
             pending_acks.append((time.monotonic() + 4.0, link.group(0), note))
 
     console.rule("[bold]bedwatch demo")
@@ -116,7 +143,8 @@ def run_demo(*, homes: int = 3, press_every: float = 15.0, duration: float | Non
         console.print(f"{_stamp()} Mosquitto on 127.0.0.1:{stack_servers.mosquitto.port}, "
                       f"InfluxDB at {stack_servers.influxdb.url}")
         sink = stack.enter_context(NotificationSink(on_notification=on_page))
-        caregivers = [CaregiverSpec(c.id, c.name, c.site, [sink.url(c.id)]) for c in CAREGIVERS]
+        caregivers = [CaregiverSpec(c.id, c.name, c.site, [sink.url(c.id)], role=c.role)
+                      for c in CAREGIVERS]
         home_sims = stack.enter_context(_simulated_homes(homes, root / "devices"))
         specs = [spec for spec, _ in home_sims]
         api_port = free_port()
@@ -130,6 +158,7 @@ def run_demo(*, homes: int = 3, press_every: float = 15.0, duration: float | Non
         api = f"http://127.0.0.1:{api_port}"
         wait_http(f"{api}/healthz", program=hub)
         console.print(f"{_stamp()} hub up: {api}/api/alerts  (log: {hub.log_path})")
+        console.print(f"{_stamp()} caregivers' pages: the 'Your alerts' link in each page")
         agents = []
         for spec, sim in home_sims:
             path = write_toml(root / spec.id / "edge.toml", edge_config(
@@ -160,6 +189,8 @@ def run_demo(*, homes: int = 3, press_every: float = 15.0, duration: float | Non
                     turn += 1
                     sim.press(sim.buttons[0])
                     pressed_at[spec.id] = time.monotonic()
+                    if turn % 3 == 0:
+                        unanswered.add(spec.id)
                     console.print(f"{_stamp()} [bold yellow]CALL[/] {spec.resident} pressed "
                                   f"the call button in {spec.id}")
                     next_press = now + press_every
@@ -172,15 +203,28 @@ def run_demo(*, homes: int = 3, press_every: float = 15.0, duration: float | Non
                 for item in [p for p in pending_acks if p[0] <= now]:
                     pending_acks.remove(item)
                     _, link, note = item
-                    if link in acked:
+                    found = ALERT_ID.search(note.text)
+                    alert_id = int(found.group(1)) if found else 0
+                    if alert_id in handled:
                         continue
-                    acked.add(link)
+                    handled.add(alert_id)
                     # The link opens a page; its button POSTs the acknowledgement.
                     with urllib.request.urlopen(link, data=b"", timeout=5) as response:
                         ok = response.status == 200
                     who = note.path.strip("/")
-                    console.print(f"{_stamp()} [bold green]ACK[/] {who} acknowledged through the "
-                                  f"link in the page ({'ok' if ok else 'failed'})")
+                    console.print(f"{_stamp()} [bold green]ACK[/] #{alert_id} {who} acknowledged "
+                                  f"through the link in the page ({'ok' if ok else 'failed'})")
+                    followups.append((now + 5.0, "on_site", alert_id, who))
+                    followups.append((now + 10.0, "resolve", alert_id, who))
+                for followup in [f for f in followups if f[0] <= now]:
+                    followups.remove(followup)
+                    _, action, alert_id, who = followup
+                    _post_json(f"{api}/api/alerts/{alert_id}/{action}",
+                               {"caregiver": who, "resolution": "real",
+                                "note": "helped the resident back to bed"}
+                               if action == "resolve" else {"caregiver": who})
+                    label = "ON SITE" if action == "on_site" else "RESOLVED"
+                    console.print(f"{_stamp()} [bold cyan]{label}[/] #{alert_id} by {who}")
                 stop.wait(0.25)
         except KeyboardInterrupt:
             pass

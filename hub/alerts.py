@@ -192,8 +192,9 @@ class AlertEngine:
         if rule.notify_doctor:
             self._page_people(session, alert, self._doctors(session, home), "doctor", now,
                               level=-1)
-        if alert.paging:
-            self._page_level(session, alert, 0, "alert", now)
+        if alert.paging and not self._page_level(session, alert, 0, "alert", now):
+            self._skip_empty_level(alert, now)
+            self._escalate(session, alert, now)
         return alert
 
     def _recovered(self, session: Session, home: str, kind: str, device: str,
@@ -246,13 +247,24 @@ class AlertEngine:
                              next_attempt_at=now))
 
     def _page_level(self, session: Session, alert: Alert, level: int, reason: str,
-                    now: float) -> None:
+                    now: float) -> bool:
+        """Page everyone at a level; return False when nobody holds that role."""
         if self.silenced(session, alert.home, now) is not None:
             self._audit(session, "system", "page_held", alert, {"reason": reason,
                                                                 "level": level})
-            return
-        self._page_people(session, alert, self.recipients(session, alert, level), reason, now,
-                          level=level)
+            return True
+        people = self.recipients(session, alert, level)
+        if not people:
+            self._audit(session, "system", "nobody_at_level", alert, {"level": level})
+            log.warning("alert %s: nobody at escalation level %d", alert.id, level)
+            return False
+        self._page_people(session, alert, people, reason, now, level=level)
+        return True
+
+    def _skip_empty_level(self, alert: Alert, now: float) -> None:
+        # An empty level (no backup on this site, say) must not cost the resident minutes.
+        if alert.next_escalation_at is not None:
+            alert.next_escalation_at = min(alert.next_escalation_at, now)
 
     def _escalate(self, session: Session, alert: Alert, now: float) -> None:
         """Page every further escalation step that has come due."""
@@ -265,10 +277,12 @@ class AlertEngine:
             self.counters["escalations"] += 1
             self._audit(session, "system", "escalated", alert,
                         {"level": alert.level, "role": steps[alert.level].role})
-            self._page_level(session, alert, alert.level, "escalation", now)
+            paged = self._page_level(session, alert, alert.level, "escalation", now)
             nxt = alert.level + 1
             alert.next_escalation_at = (alert.opened_at + steps[nxt].after_s
                                         if nxt < len(steps) else None)
+            if not paged:
+                self._skip_empty_level(alert, now)
 
     # -- timers ----------------------------------------------------------------------------------
 

@@ -226,3 +226,16 @@ async def test_a_new_engine_on_the_same_database_carries_on_without_repeating(
     restarted = make(tmp_path, db_url, notifier, t=engine.clock.t + 30)  # down for 30 s
     await run_until(restarted, 60)  # 130..190: reminder at 120 (late, once), backup at 180
     assert who(notifier) == ["a", "a", "a", "b"]
+
+
+async def test_a_level_with_nobody_passes_straight_to_the_next(
+        tmp_path: Path, notifier: RecordingNotifier, db_url: str) -> None:
+    engine = make(tmp_path, db_url, notifier, caregivers=[
+        {"id": "cg-s", "name": "S", "site": "town", "role": "supervisor",
+         "notify": ["json://s/"]}])
+    fire(engine)  # no on-call and no backup caregiver on this site
+    await engine.process_due_pages()
+    assert who(notifier) == ["s"]
+    with engine.sessions() as session:
+        actions = [e.action for e in session.scalars(select(AuditEntry).order_by(AuditEntry.id))]
+    assert actions.count("nobody_at_level") == 2
