@@ -6,18 +6,17 @@ in `docs/serial-protocol.md`. Decoding is pure (`decode_frame`), the serial port
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import random
 import struct
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Literal, Self
+from collections.abc import Callable
+from typing import Literal
 
 from pydantic import Field
 
 from edge.drivers.base import DeviceConfigBase, DeviceEvent, DeviceHealth, DriverItem, Reading
 from edge.drivers.framing import Frame, FrameDecoder
+from edge.drivers.serial_link import SerialDriver, SerialOpener
 
 log = logging.getLogger(__name__)
 
@@ -103,49 +102,27 @@ def decode_frame(frame: Frame, device: str, t: float, *, low_battery_pct: int = 
     return items
 
 
-SerialOpener = Callable[[str, int], Awaitable[tuple[asyncio.StreamReader, asyncio.StreamWriter]]]
-
-
-async def open_serial_port(url: str, baudrate: int
-                           ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    """Open a serial port as asyncio streams."""
-    import serial_asyncio_fast
-
-    return await serial_asyncio_fast.open_serial_connection(url=url, baudrate=baudrate)
-
-
-class CallButtonDriver:
+class CallButtonDriver(SerialDriver):
     """Read a call-button receiver; yield calls, check-ins and receiver health."""
+
+    config: CallButtonConfig
 
     def __init__(self, config: CallButtonConfig, open_serial: SerialOpener | None = None,
                  clock: Callable[[], float] = time.time) -> None:
-        self.config = config
-        self.device_id = config.id
-        self.silent_after_s = config.silent_after_s
-        self._open = open_serial or open_serial_port
-        self._clock = clock
+        super().__init__(config, open_serial, clock)
         self.decoder = FrameDecoder()
-        self.errors: dict[str, int] = {"decode": 0, "disconnects": 0}
-        self._writer: asyncio.StreamWriter | None = None
-        self._last_checkin: dict[int, float] = {}
+        now = clock()
+        self._last_checkin: dict[int, float] = {b: now for b in config.buttons}
         self._silent_buttons: set[int] = set()
 
-    async def __aenter__(self) -> Self:
-        now = self._clock()
-        self._last_checkin = {b: now for b in self.config.buttons}
-        return self
+    def frames_seen(self) -> int:
+        return self.decoder.counters.frames
 
-    async def __aexit__(self, *exc_info: object) -> None:
-        self._close()
+    def on_reconnect(self) -> None:
+        self.decoder.reset()
 
-    def _close(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
-
-    def _health(self, connected: bool) -> DeviceHealth:
-        errors = {**self.decoder.counters.as_dict(), **self.errors}
-        return DeviceHealth(self.device_id, self._clock(), connected, errors=errors)
+    def error_counts(self) -> dict[str, int]:
+        return {**self.decoder.counters.as_dict(), **self.errors}
 
     def _supervise_buttons(self, t: float) -> list[DriverItem]:
         items: list[DriverItem] = []
@@ -179,46 +156,3 @@ class CallButtonDriver:
             items.extend(decoded)
         items.extend(self._supervise_buttons(t))
         return items
-
-    async def __aiter__(self) -> AsyncIterator[DriverItem]:
-        delay = 0.5
-        faulted = False
-        while True:
-            try:
-                reader, self._writer = await self._open(self.config.port, self.config.baudrate)
-            except (OSError, ValueError) as exc:
-                if not faulted:
-                    faulted = True
-                    yield DeviceEvent(self.device_id, "device_fault", self._clock(),
-                                      {"reason": f"cannot open {self.config.port}: {exc}"})
-                    yield self._health(False)
-                await asyncio.sleep(delay * random.uniform(0.8, 1.2))
-                delay = min(delay * 2, self.config.reconnect_max_s)
-                continue
-            self.decoder.reset()
-            frames_at_open = self.decoder.counters.frames
-            yield self._health(True)
-            try:
-                while True:
-                    data = await reader.read(4096)
-                    if not data:
-                        raise ConnectionError("end of stream")
-                    t = self._clock()
-                    items = self.handle_bytes(data, t)
-                    if faulted and self.decoder.counters.frames > frames_at_open:
-                        faulted = False
-                        delay = 0.5
-                        yield DeviceEvent(self.device_id, "device_recovered", t,
-                                          {"port": self.config.port})
-                    for item in items:
-                        yield item
-            except (OSError, ConnectionError) as exc:
-                self.errors["disconnects"] += 1
-                self._close()
-                if not faulted:
-                    faulted = True
-                    yield DeviceEvent(self.device_id, "device_fault", self._clock(),
-                                      {"reason": f"{self.config.port}: {exc}"})
-                yield self._health(False)
-                await asyncio.sleep(delay * random.uniform(0.8, 1.2))
-                delay = min(delay * 2, self.config.reconnect_max_s)

@@ -86,7 +86,6 @@ def test_button_that_stops_checking_in_is_reported_silent() -> None:
                               checkin_timeout_s=3600)
     now = [T]
     driver = CallButtonDriver(config, clock=lambda: now[0])
-    asyncio.run(driver.__aenter__())
     heartbeat = encode_frame(0x02, 0, bytes(6))
     assert not [i for i in driver.handle_bytes(heartbeat, T + 3599) if isinstance(i, DeviceEvent)]
     silent = [i for i in driver.handle_bytes(heartbeat, T + 3601) if isinstance(i, DeviceEvent)]

@@ -1,0 +1,121 @@
+"""What every driver on a serial line shares: open the port, read, hand the bytes to the
+driver's pure decoding, and survive unplugging with one fault event, backoff and a recovery
+event once frames flow again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, Self
+
+from edge.drivers.base import DeviceEvent, DeviceHealth, DriverItem
+
+SerialOpener = Callable[[str, int], Awaitable[tuple[asyncio.StreamReader, asyncio.StreamWriter]]]
+
+
+async def open_serial_port(url: str, baudrate: int
+                           ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """Open a serial port (a device path or a pyserial URL) as asyncio streams."""
+    import serial_asyncio_fast
+
+    return await serial_asyncio_fast.open_serial_connection(url=url, baudrate=baudrate)
+
+
+class SerialDriver:
+    """Base of the serial drivers: subclasses decode in `handle_bytes` and may talk in `on_open`."""
+
+    def __init__(self, config: Any, open_serial: SerialOpener | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.config = config
+        self.device_id: str = config.id
+        self._open = open_serial or open_serial_port
+        self._clock = clock
+        self.errors: dict[str, int] = {"decode": 0, "disconnects": 0}
+        self._writer: asyncio.StreamWriter | None = None
+
+    # -- what a device family provides ---------------------------------------------------------
+
+    def handle_bytes(self, data: bytes, t: float) -> list[DriverItem]:
+        """Decode bytes read at time `t`; count and skip anything corrupt."""
+        raise NotImplementedError
+
+    def frames_seen(self) -> int:
+        """Return how many valid frames have been decoded so far."""
+        raise NotImplementedError
+
+    async def on_open(self, writer: asyncio.StreamWriter) -> list[DriverItem]:
+        """Talk to the device right after the port opens (e.g. ask its firmware version)."""
+        return []
+
+    def on_reconnect(self) -> None:
+        """Forget partial data after the line was lost."""
+
+    def error_counts(self) -> dict[str, int]:
+        return dict(self.errors)
+
+    # -- the shared loop -------------------------------------------------------------------------
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self._close()
+
+    def _close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+    def health(self, connected: bool, battery_pct: float | None = None) -> DeviceHealth:
+        return DeviceHealth(self.device_id, self._clock(), connected, battery_pct=battery_pct,
+                            errors=self.error_counts())
+
+    async def _backoff(self, delay: float) -> float:
+        await asyncio.sleep(delay * random.uniform(0.8, 1.2))
+        return min(delay * 2, float(getattr(self.config, "reconnect_max_s", 30.0)))
+
+    async def __aiter__(self) -> AsyncIterator[DriverItem]:
+        delay = 0.5
+        faulted = False
+        port = self.config.port
+        while True:
+            try:
+                reader, self._writer = await self._open(port, self.config.baudrate)
+            except (OSError, ValueError) as exc:
+                if not faulted:
+                    faulted = True
+                    yield DeviceEvent(self.device_id, "device_fault", self._clock(),
+                                      {"reason": f"cannot open {port}: {exc}"})
+                    yield self.health(False)
+                delay = await self._backoff(delay)
+                continue
+            self.on_reconnect()
+            frames_at_open = self.frames_seen()
+            yield self.health(True)
+            try:
+                for item in await self.on_open(self._writer):
+                    yield item
+                while True:
+                    data = await reader.read(4096)
+                    if not data:
+                        raise ConnectionError("end of stream")
+                    t = self._clock()
+                    items = self.handle_bytes(data, t)
+                    if faulted and self.frames_seen() > frames_at_open:
+                        faulted = False
+                        delay = 0.5
+                        yield DeviceEvent(self.device_id, "device_recovered", t, {"port": port})
+                    for item in items:
+                        yield item
+            except (OSError, ConnectionError) as exc:
+                self.errors["disconnects"] += 1
+                self._close()
+                if not faulted:
+                    faulted = True
+                    yield DeviceEvent(self.device_id, "device_fault", self._clock(),
+                                      {"reason": f"{port}: {exc}"})
+                yield self.health(False)
+                delay = await self._backoff(delay)
