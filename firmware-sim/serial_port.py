@@ -26,6 +26,11 @@ class SimulatedSerialPort:
         self._lock = threading.Lock()
 
     @property
+    def master_fd(self) -> int | None:
+        """The device side, to read what the host writes (None while unplugged)."""
+        return self._master
+
+    @property
     def plugged(self) -> bool:
         return self._master is not None
 

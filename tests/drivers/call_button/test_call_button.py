@@ -5,29 +5,19 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from edge.drivers.base import DeviceEvent, DeviceHealth, DriverItem, Reading
+from edge.drivers.base import DeviceEvent, DriverItem, Reading
 from edge.drivers.call_button import CallButtonConfig, CallButtonDriver, decode_frame
 from edge.drivers.framing import Frame
 from firmware_sim.call_button import CallButtonSim
+from tests.drivers.golden import cases, describe
 
-CASES = sorted((Path(__file__).parent / "cases").iterdir())
+CASES = cases(__file__)
 T = 1_764_000_000.0
-
-
-def _describe(item: DriverItem) -> dict[str, Any]:
-    if isinstance(item, DeviceEvent):
-        return {"item": "event", "kind": item.kind, "data": item.data}
-    if isinstance(item, Reading):
-        return {"item": "reading", "kind": item.kind, "fields": item.fields}
-    if isinstance(item, DeviceHealth):
-        return {"item": "health", "connected": item.connected}
-    raise AssertionError(f"unexpected item {item!r}")
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
@@ -36,7 +26,7 @@ def test_golden_case(case: Path) -> None:
     expected = json.loads((case / "expected.json").read_text())
     driver = CallButtonDriver(CallButtonConfig(type="call_button", id="btn", port="unused"))
     items = driver.handle_bytes(data, T)
-    assert [_describe(i) for i in items] == expected["items"]
+    assert [describe(i) for i in items] == expected["items"]
     counters = driver.decoder.counters.as_dict()
     assert {k: counters[k] for k in expected["counters"]} == expected["counters"]
 
