@@ -138,8 +138,8 @@ async def test_and_cuffs_take_their_clock_on_date_time() -> None:
 
 async def test_link_lost_mid_transfer_loses_nothing_and_repeats_nothing() -> None:
     memory = _records(5)
-    attempts = iter([SimulatedCuff(memory, drop_after=2), SimulatedCuff(memory, fail_on_connect=True),
-                     SimulatedCuff(memory)])
+    attempts = iter([SimulatedCuff(memory, drop_after=2),
+                     SimulatedCuff(memory, fail_on_connect=True), SimulatedCuff(memory)])
 
     async def factory() -> SimulatedCuff:
         return next(attempts)
