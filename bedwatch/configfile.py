@@ -44,7 +44,13 @@ def load_toml_model(path: Path | str, model: type[M], *, skip_keys: Iterable[str
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
-        problems = [f"{path}: {key_path(e['loc'], skip_keys)}: {e['msg']}" for e in exc.errors()]
+        problems = []
+        for error in exc.errors():
+            loc = tuple(error["loc"])
+            if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
+                # The message is about the discriminating key: name it.
+                loc += (str(error.get("ctx", {}).get("discriminator", "type")).strip("'"),)
+            problems.append(f"{path}: {key_path(loc, skip_keys)}: {error['msg']}")
         raise ConfigError("\n".join(problems)) from exc
 
 

@@ -48,3 +48,19 @@ def test_syntax_error_and_missing_file(tmp_path: Path) -> None:
         load_config(bad)
     with pytest.raises(ConfigError, match="file not found"):
         load_config(tmp_path / "missing.toml")
+
+
+@pytest.mark.parametrize("sample", sorted((EXAMPLES / "devices").glob("*.toml")),
+                         ids=lambda p: p.stem)
+def test_every_driver_sample_config_is_valid(tmp_path: Path, sample: Path) -> None:
+    path = tmp_path / "home.toml"
+    path.write_text('home = "home-001"\n' + sample.read_text())
+    config = load_config(path)
+    assert config.devices and all(d.type == sample.stem for d in config.devices)
+
+
+def test_every_registered_driver_has_a_sample() -> None:
+    from edge.drivers import DRIVERS
+
+    documented = {p.stem for p in (EXAMPLES / "devices").glob("*.toml")} | {"call_button"}
+    assert documented == set(DRIVERS)

@@ -1,0 +1,192 @@
+"""Dry contacts: a wired nurse-call pear push, or a pressure mat that closes a contact while
+weight is on it. Read on a USB-serial adapter's modem status line (CTS, DSR, CD or RI) or a
+GPIO line, debounced.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Literal, Protocol, Self
+
+from pydantic import Field, model_validator
+
+from edge.drivers.base import DeviceConfigBase, DeviceEvent, DeviceHealth, DriverItem, Reading
+
+
+class LineReader(Protocol):
+    """Reads the raw level of the contact's line: True while the circuit is closed."""
+
+    def read(self) -> bool: ...
+
+    def close(self) -> None: ...
+
+
+class DryContactConfig(DeviceConfigBase):
+    """A dry contact on a modem status line or a GPIO line."""
+
+    type: Literal["dry_contact"] = Field(description="Driver type.")
+    purpose: Literal["call", "floor_mat", "bed_pad"] = Field(
+        description="'call': a pear push; 'floor_mat'/'bed_pad': weight on a pressure mat.")
+    line: Literal["cts", "dsr", "cd", "ri", "gpio"] = Field(description="Which line to read.")
+    port: str | None = Field(None, description="Serial adapter for modem lines.")
+    gpio_value_path: Path | None = Field(
+        None, description="GPIO value file, e.g. /sys/class/gpio/gpio17/value.")
+    normally_closed: bool = Field(
+        False, description="The contact opens when pressed; a cut wire then reads as pressed "
+                           "and raises a fault instead of going unnoticed.")
+    debounce_s: float = Field(0.05, ge=0, description="A level must hold this long to count.")
+    poll_interval_s: float = Field(0.02, gt=0, description="How often the line is read.")
+    report_every_s: float = Field(60.0, gt=0, description="State reading at least this often.")
+    silent_after_s: float = Field(300.0, gt=0, description="Silence that raises device_silent.")
+    stuck_after_s: float = Field(
+        600.0, gt=0, description="A call contact held this long is reported as stuck.")
+    reconnect_s: float = Field(1.0, gt=0, description="Wait before reopening a lost line.")
+
+    @model_validator(mode="after")
+    def _where(self) -> DryContactConfig:
+        if self.line == "gpio" and self.gpio_value_path is None:
+            raise ValueError("line 'gpio' needs gpio_value_path")
+        if self.line != "gpio" and not self.port:
+            raise ValueError(f"line {self.line!r} needs the serial adapter's port")
+        return self
+
+
+class ModemLineReader:
+    """Read CTS/DSR/CD/RI of a serial adapter with pyserial."""
+
+    def __init__(self, port: str, line: str) -> None:
+        import serial
+
+        self._serial = serial.serial_for_url(port, do_not_open=False)
+        self._line = line
+
+    def read(self) -> bool:
+        return bool(getattr(self._serial, self._line))
+
+    def close(self) -> None:
+        self._serial.close()
+
+
+class GpioReader:
+    """Read a GPIO value file (sysfs or a bind-mounted one)."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+
+    def read(self) -> bool:
+        return self._path.read_text().strip() == "1"
+
+    def close(self) -> None:
+        return None
+
+
+class Debouncer:
+    """Report a level only after it held for `hold_s` (pure; time comes with each sample)."""
+
+    def __init__(self, hold_s: float) -> None:
+        self.hold_s = hold_s
+        self.state: bool | None = None
+        self._candidate: bool | None = None
+        self._since = 0.0
+
+    def update(self, level: bool, t: float) -> bool | None:
+        """Feed a raw level at time `t`; return the new stable level when it changes."""
+        if level == self.state:
+            self._candidate = None
+            return None
+        if level != self._candidate:
+            self._candidate, self._since = level, t
+        if t - self._since >= self.hold_s:
+            self.state, self._candidate = level, None
+            return level
+        return None
+
+
+def contact_items(device: str, purpose: str, pressed: bool, t: float, *, first: bool = False
+                  ) -> list[DriverItem]:
+    """Return what a change of a debounced contact means (the first level is only a reading)."""
+    items: list[DriverItem] = [Reading(device, "contact", t, {"pressed": pressed})]
+    if first and not pressed:
+        return items
+    if purpose == "call" and pressed:
+        items.append(DeviceEvent(device, "call", t, {"source": "pear_push"}))
+    elif purpose != "call":
+        items.append(DeviceEvent(device, "mat_pressed" if pressed else "mat_released", t, {}))
+    return items
+
+
+class DryContactDriver:
+    """Poll a contact; yield presses and releases, a state reading now and then, and faults."""
+
+    def __init__(self, config: DryContactConfig,
+                 reader_factory: Callable[[], LineReader] | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.config = config
+        self.device_id = config.id
+        self._factory = reader_factory or self._default_reader
+        self._clock = clock
+        self.debouncer = Debouncer(config.debounce_s)
+        self.errors: dict[str, int] = {"read": 0}
+
+    def _default_reader(self) -> LineReader:
+        if self.config.line == "gpio":
+            assert self.config.gpio_value_path is not None
+            return GpioReader(self.config.gpio_value_path)
+        assert self.config.port is not None
+        return ModemLineReader(self.config.port, self.config.line)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        return None
+
+    async def __aiter__(self) -> AsyncIterator[DriverItem]:
+        reader: LineReader | None = None
+        faulted = False
+        last_report = 0.0
+        pressed_since: float | None = None
+        stuck = False
+        while True:
+            t = self._clock()
+            try:
+                if reader is None:
+                    reader = self._factory()
+                    yield DeviceHealth(self.device_id, t, True, errors=dict(self.errors))
+                closed = reader.read()
+            except (OSError, ValueError) as exc:
+                self.errors["read"] += 1
+                if reader is not None:
+                    reader.close()
+                reader = None
+                if not faulted:
+                    faulted = True
+                    yield DeviceEvent(self.device_id, "device_fault", t, {"reason": str(exc)})
+                    yield DeviceHealth(self.device_id, t, False, errors=dict(self.errors))
+                await asyncio.sleep(self.config.reconnect_s)
+                continue
+            if faulted:
+                faulted = False
+                yield DeviceEvent(self.device_id, "device_recovered", t, {})
+            pressed = closed != self.config.normally_closed
+            first = self.debouncer.state is None
+            change = self.debouncer.update(pressed, t)
+            if change is not None:
+                pressed_since = t if change else None
+                stuck = False
+                for item in contact_items(self.device_id, self.config.purpose, change, t,
+                                          first=first):
+                    yield item
+                last_report = t
+            if self.config.purpose == "call" and pressed_since is not None and not stuck and \
+                    t - pressed_since >= self.config.stuck_after_s:
+                stuck = True  # a pear push held for ten minutes is a cut or jammed cable
+                yield DeviceEvent(self.device_id, "device_fault", t,
+                                  {"reason": "contact held closed", "since": pressed_since})
+            if t - last_report >= self.config.report_every_s and self.debouncer.state is not None:
+                last_report = t
+                yield Reading(self.device_id, "contact", t, {"pressed": self.debouncer.state})
+            await asyncio.sleep(self.config.poll_interval_s)
