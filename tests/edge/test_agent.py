@@ -1,0 +1,77 @@
+"""The agent routes driver items, supervises each device's cadence and survives bad items."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from edge.agent import Agent
+from edge.config import AgentConfig
+from edge.drivers.base import DeviceEvent, Reading
+from edge.outbox import Priority
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = 1_764_000_000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def _agent(tmp_path: Path, clock: Clock) -> Agent:
+    config = AgentConfig.model_validate({
+        "home": "home-1", "outbox": {"path": str(tmp_path / "o.sqlite")},
+        "devices": [{"type": "call_button", "id": "btn", "port": "x", "silent_after_s": 30},
+                    {"type": "bed_sensor", "id": "bed", "port": "y", "silent_after_s": 10}]})
+    return Agent(config, clock=clock)
+
+
+def _events(agent: Agent) -> list[tuple[str, str]]:
+    rows = [r for r in agent.outbox.peek(1000) if r.topic.endswith("/events")]
+    return [(json.loads(r.payload)["kind"], json.loads(r.payload)["device"]) for r in rows]
+
+
+def test_a_device_that_misses_its_cadence_is_reported_once_and_on_return(
+        tmp_path: Path) -> None:
+    clock = Clock()
+    agent = _agent(tmp_path, clock)
+    agent.supervise()
+    clock.t += 9
+    agent.handle(Reading("bed", "bed", clock.t, {"load_kg": 40.0}))
+    clock.t += 10.5
+    agent.supervise()
+    assert _events(agent) == [("device_silent", "bed")]  # 10.5 s after its last sample
+    clock.t += 20
+    agent.supervise()
+    agent.supervise()
+    assert sorted(_events(agent)) == [("device_silent", "bed"), ("device_silent", "btn")]
+    agent.handle(Reading("bed", "bed", clock.t, {"load_kg": 40.0}))
+    assert _events(agent)[-1] == ("device_recovered", "bed")
+
+
+def test_a_driver_reporting_its_own_fault_does_not_count_as_alive(tmp_path: Path) -> None:
+    clock = Clock()
+    agent = _agent(tmp_path, clock)
+    agent.supervise()
+    clock.t += 31
+    agent.handle(DeviceEvent("btn", "device_fault", clock.t, {"reason": "unplugged"}))
+    agent.supervise()
+    assert ("device_silent", "btn") in _events(agent)
+
+
+def test_calls_jump_the_queue_and_bad_items_are_dropped_loudly(tmp_path: Path) -> None:
+    clock = Clock()
+    agent = _agent(tmp_path, clock)
+    for i in range(50):
+        agent.handle(Reading("bed", "bed", clock.t + i, {"load_kg": 40.0 + i}))
+    agent.flush_readings()
+    agent.handle(Reading("bed", "bed", clock.t, {"Bad Name": 1.0}))  # breaks the contract
+    agent.handle(DeviceEvent("btn", "call", clock.t, {"button": 7}))
+    first = agent.outbox.peek(1)[0]
+    assert first.priority == Priority.LIFE_SAFETY
+    assert json.loads(first.payload)["kind"] == "call"
+    assert agent.counters["invalid_items"] == 1
+    batch = json.loads(next(r for r in agent.outbox.peek(10) if r.topic.endswith("readings"))
+                       .payload)
+    assert len(batch["readings"]) == 50
