@@ -81,6 +81,7 @@ def _stamp() -> str:
 
 @contextmanager
 def _simulated_homes(count: int, workdir: Path) -> Iterator[list[tuple[HomeSpec, Any]]]:
+    from firmware_sim.bed_sensor import bed_sim
     from firmware_sim.call_button import CallButtonSim
 
     homes: list[tuple[HomeSpec, Any]] = []
@@ -91,10 +92,12 @@ def _simulated_homes(count: int, workdir: Path) -> Iterator[list[tuple[HomeSpec,
             sim = stack.enter_context(
                 CallButtonSim(workdir / home_id, heartbeat_s=5.0, buttons=[0x1000 + i])
             )
+            bed = stack.enter_context(bed_sim(workdir / home_id, seed=i))
             spec = HomeSpec(
                 id=home_id, site=site, resident=resident, address=address,
                 devices=[{"type": "call_button", "id": "bedside-button", "port": str(sim.path),
-                          "baudrate": 9600}],
+                          "baudrate": 9600},
+                         {"type": "bed_sensor", "id": "bed", "port": str(bed.path)}],
             )
             homes.append((spec, sim))
         yield homes
