@@ -118,6 +118,42 @@ def contact_items(device: str, purpose: str, pressed: bool, t: float, *, first: 
     return items
 
 
+class ContactState:
+    """What a stream of raw levels means: presses, releases, a stuck call, periodic state.
+
+    Pure: time comes with each level, so recorded level sequences are golden cases.
+    """
+
+    def __init__(self, config: DryContactConfig) -> None:
+        self.config = config
+        self.debouncer = Debouncer(config.debounce_s)
+        self._pressed_since: float | None = None
+        self._stuck = False
+        self._last_report = float("-inf")
+
+    def step(self, t: float, closed: bool) -> list[DriverItem]:
+        """Feed the raw line level read at time `t`."""
+        cfg = self.config
+        items: list[DriverItem] = []
+        pressed = closed != cfg.normally_closed
+        first = self.debouncer.state is None
+        change = self.debouncer.update(pressed, t)
+        if change is not None:
+            self._pressed_since = t if change else None
+            self._stuck = False
+            items += contact_items(cfg.id, cfg.purpose, change, t, first=first)
+            self._last_report = t
+        if cfg.purpose == "call" and self._pressed_since is not None and not self._stuck and \
+                t - self._pressed_since >= cfg.stuck_after_s:
+            self._stuck = True  # a pear push held for ten minutes is a cut or jammed cable
+            items.append(DeviceEvent(cfg.id, "device_fault", t, {
+                "reason": "contact held closed", "since": self._pressed_since}))
+        if t - self._last_report >= cfg.report_every_s and self.debouncer.state is not None:
+            self._last_report = t
+            items.append(Reading(cfg.id, "contact", t, {"pressed": self.debouncer.state}))
+        return items
+
+
 class DryContactDriver:
     """Poll a contact; yield presses and releases, a state reading now and then, and faults."""
 
@@ -128,7 +164,7 @@ class DryContactDriver:
         self.device_id = config.id
         self._factory = reader_factory or self._default_reader
         self._clock = clock
-        self.debouncer = Debouncer(config.debounce_s)
+        self.state = ContactState(config)
         self.errors: dict[str, int] = {"read": 0}
 
     def _default_reader(self) -> LineReader:
@@ -147,9 +183,6 @@ class DryContactDriver:
     async def __aiter__(self) -> AsyncIterator[DriverItem]:
         reader: LineReader | None = None
         faulted = False
-        last_report = 0.0
-        pressed_since: float | None = None
-        stuck = False
         while True:
             t = self._clock()
             try:
@@ -171,22 +204,6 @@ class DryContactDriver:
             if faulted:
                 faulted = False
                 yield DeviceEvent(self.device_id, "device_recovered", t, {})
-            pressed = closed != self.config.normally_closed
-            first = self.debouncer.state is None
-            change = self.debouncer.update(pressed, t)
-            if change is not None:
-                pressed_since = t if change else None
-                stuck = False
-                for item in contact_items(self.device_id, self.config.purpose, change, t,
-                                          first=first):
-                    yield item
-                last_report = t
-            if self.config.purpose == "call" and pressed_since is not None and not stuck and \
-                    t - pressed_since >= self.config.stuck_after_s:
-                stuck = True  # a pear push held for ten minutes is a cut or jammed cable
-                yield DeviceEvent(self.device_id, "device_fault", t,
-                                  {"reason": "contact held closed", "since": pressed_since})
-            if t - last_report >= self.config.report_every_s and self.debouncer.state is not None:
-                last_report = t
-                yield Reading(self.device_id, "contact", t, {"pressed": self.debouncer.state})
+            for item in self.state.step(t, closed):
+                yield item
             await asyncio.sleep(self.config.poll_interval_s)

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import json
+from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from edge.drivers.base import DeviceEvent, DriverItem, Reading
-from edge.drivers.contact import Debouncer, DryContactConfig, DryContactDriver
+from edge.drivers.contact import ContactState, Debouncer, DryContactConfig, DryContactDriver
 from firmware_sim.contact import SimulatedContact
+from tests.drivers.golden import cases, describe
 
 
 def test_debouncer_needs_the_level_to_hold() -> None:
@@ -104,3 +107,14 @@ def test_config_names_what_is_missing() -> None:
     with pytest.raises(ValueError, match="needs the serial adapter"):
         DryContactConfig.model_validate({"type": "dry_contact", "id": "p", "purpose": "call",
                                          "line": "dsr"})
+
+
+@pytest.mark.parametrize("case", cases(__file__), ids=lambda c: c.name)
+def test_golden_case(case: Path) -> None:
+    expected = json.loads((case / "expected.json").read_text())
+    state = ContactState(_config(**expected["config"]))
+    items: list[DriverItem] = []
+    for line in (case / "input.csv").read_text().splitlines()[1:]:
+        t, closed = line.split(",")
+        items += state.step(float(t), closed.strip() == "1")
+    assert [describe(i) for i in items] == expected["items"]
