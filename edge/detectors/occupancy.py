@@ -1,0 +1,141 @@
+"""In bed, sitting on the edge, out of bed — from the four load cells under the bed legs.
+
+Bed exit is reported within about a second of the weight leaving. A visitor who sits on the
+bed and leaves is not a bed exit: an exit needs the resident to have lain in the bed first,
+with about their own weight. A resident who got up in the night and is not back in time may
+have fallen out of sight (`not_returned`); one still in bed late in the morning is
+`not_up_by`. Time comes only with the samples.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from edge.drivers.base import DeviceEvent, Reading, SampleBlock
+
+OUT, IN_BED, EDGE, OTHER = "out", "in_bed", "sitting_edge", "other"
+
+
+class OccupancyConfig(BaseModel):
+    """Thresholds for one resident's bed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    device: str = Field("bed", description="The bed board's device id.")
+    load_channels: list[int] = Field([0, 1, 2, 3], description="Load-cell columns, legs in "
+                                     "order: head-left, head-right, foot-left, foot-right.")
+    resident_weight_kg: float = Field(60.0, gt=20, description="The resident's weight.")
+    tare_kg: float | None = Field(None, description="Empty bed; learned when not given.")
+    weight_tolerance: float = Field(0.3, gt=0, lt=1, description="Lying weight within this "
+                                    "share of the resident's weight counts as the resident.")
+    out_below: float = Field(0.3, gt=0, lt=1, description="Below this share of the resident's "
+                                                          "weight the bed is empty.")
+    edge_share: float = Field(0.8, gt=0.5, lt=1, description="Weight share on one side that "
+                                                             "means sitting on the edge.")
+    decide_s: float = Field(0.5, gt=0, description="Length of each decision step.")
+    night_start_h: float = Field(22.0, ge=0, lt=24, description="Night hours start (local).")
+    night_end_h: float = Field(6.0, ge=0, lt=24, description="Night hours end (local).")
+    not_returned_s: float = Field(1200.0, gt=0, description="Out of bed at night this long: "
+                                                            "not_returned.")
+    not_up_by_h: float | None = Field(9.5, ge=0, lt=24, description="Still in bed at this "
+                                      "local hour: not_up_by (None: off).")
+    utc_offset_h: float = Field(8.0, ge=-12, le=14, description="Local time offset from UTC.")
+
+
+class OccupancyDetector:
+    """State in, sample blocks in, `occupancy` readings and bed events out."""
+
+    def __init__(self, config: OccupancyConfig | None = None) -> None:
+        self.config = config or OccupancyConfig()
+        self.state = OUT
+        self.tare: float | None = self.config.tare_kg
+        self.weight = self.config.resident_weight_kg
+        self._buffer: list[np.ndarray] = []
+        self._buffer_t: float | None = None
+        self._recent: deque[tuple[float, float, float]] = deque(maxlen=4)  # t, load, side
+        self._resident_lay = False
+        self._exit_t: float | None = None
+        self._not_returned_sent = False
+        self._not_up_day: str | None = None
+        self._tare_window: deque[float] = deque(maxlen=20)
+
+    def _local(self, t: float) -> datetime:
+        return datetime.fromtimestamp(t, UTC) + timedelta(hours=self.config.utc_offset_h)
+
+    def _is_night(self, t: float) -> bool:
+        h = self._local(t).hour + self._local(t).minute / 60
+        start, end = self.config.night_start_h, self.config.night_end_h
+        return (h >= start or h < end) if start > end else (start <= h < end)
+
+    def feed(self, item: SampleBlock | Reading | DeviceEvent) -> list[Reading | DeviceEvent]:
+        if not isinstance(item, SampleBlock) or item.device != self.config.device:
+            return []
+        out: list[Reading | DeviceEvent] = []
+        legs = item.samples[:, self.config.load_channels]
+        step = max(1, round(self.config.decide_s * item.fs))
+        for start in range(0, len(legs), step):
+            chunk = legs[start:start + step]
+            out += self._decide(item.t0 + (start + len(chunk)) / item.fs, chunk)
+        return out
+
+    def _decide(self, t: float, legs: np.ndarray) -> list[Reading | DeviceEvent]:
+        cfg = self.config
+        total = float(np.median(legs.sum(axis=1)))
+        if self.tare is None:
+            self.tare = total  # the bed is taken to be empty when watching starts
+        load = total - self.tare
+        right = float(np.median(legs[:, 1] + legs[:, 3])) - self.tare / 2
+        side = abs(right / load - 0.5) + 0.5 if load > 1 else 0.5
+        self._recent.append((t, load, side))
+        load = float(np.median([r[1] for r in self._recent]))
+        side = float(np.median([r[2] for r in self._recent]))
+        w = self.weight
+        if load < cfg.out_below * w:
+            state = OUT
+            self._tare_window.append(total)
+            if len(self._tare_window) == self._tare_window.maxlen and \
+                    np.ptp(self._tare_window) < 0.5 and abs(total - self.tare) < 5:
+                self.tare += 0.05 * (float(np.median(self._tare_window)) - self.tare)
+        elif side >= cfg.edge_share:
+            state = EDGE
+        elif abs(load - w) <= cfg.weight_tolerance * w:
+            state = IN_BED
+        else:
+            state = OTHER
+        out: list[Reading | DeviceEvent] = []
+        if state != self.state:
+            previous, self.state = self.state, state
+            out.append(Reading(cfg.device, "occupancy", t, {"state": state,
+                                                             "load_kg": round(load, 1)}))
+            if state == IN_BED:
+                self._resident_lay = True
+                if self._exit_t is not None:
+                    out.append(DeviceEvent(cfg.device, "bed_return", t,
+                                           {"away_s": round(t - self._exit_t, 1)}))
+                self._exit_t, self._not_returned_sent = None, False
+            elif state == OUT and self._resident_lay and previous in (IN_BED, EDGE, OTHER):
+                self._resident_lay = False
+                self._exit_t = t
+                out.append(DeviceEvent(cfg.device, "bed_exit", t, {
+                    "from": previous, "load_kg": round(load, 1), "night": self._is_night(t)}))
+        if state == IN_BED and abs(load - w) < 0.1 * w:
+            self.weight += 0.001 * (load - w)  # follow the resident's weight slowly
+        if self._exit_t is not None and not self._not_returned_sent and state != IN_BED and \
+                self._is_night(self._exit_t) and t - self._exit_t >= cfg.not_returned_s:
+            self._not_returned_sent = True
+            out.append(DeviceEvent(cfg.device, "not_returned", t, {
+                "left_at": self._exit_t, "away_s": round(t - self._exit_t, 1),
+                "limit_s": cfg.not_returned_s}))
+        if cfg.not_up_by_h is not None and state == IN_BED:
+            local = self._local(t)
+            day = local.date().isoformat()
+            if local.hour + local.minute / 60 >= cfg.not_up_by_h and self._not_up_day != day \
+                    and local.hour < 12:
+                self._not_up_day = day
+                out.append(DeviceEvent(cfg.device, "not_up_by", t, {
+                    "local_time": local.strftime("%H:%M"), "limit_h": cfg.not_up_by_h}))
+        return out
