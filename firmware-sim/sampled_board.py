@@ -36,8 +36,9 @@ class BoardStream:
     """The frames a board sends for a recording, in order, with their times."""
 
     def __init__(self, info: BoardInfo, samples: np.ndarray, *, per_frame: int,
-                 supply_mv: int = 5020) -> None:
+                 supply_mv: int = 5020, t0: float = 0.0) -> None:
         self.info = info
+        self.t0 = t0  # UTC time of the first sample (for offline runs)
         self.counts = to_counts(samples, info)
         self.per_frame = per_frame
         self.supply_mv = supply_mv

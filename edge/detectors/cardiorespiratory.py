@@ -125,6 +125,8 @@ class ApneaDetector:
             return []
         self._next = strip.t_end + 1.0
         window = strip.last(12.0)
+        if np.ptp(window[-int(5 * strip.fs):]) == 0:
+            return []  # a flat line is a sensor fault, never an apnea
         breath = bandpass(window, strip.fs, *RR_BAND_HZ)
         # The last 5 s: quick enough to catch a stop, long enough to span a slow breath.
         amplitude = float(np.sqrt(np.mean(breath[-int(5 * strip.fs):] ** 2)))

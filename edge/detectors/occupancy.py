@@ -20,6 +20,12 @@ from edge.drivers.base import DeviceEvent, Reading, SampleBlock
 OUT, IN_BED, EDGE, OTHER = "out", "in_bed", "sitting_edge", "other"
 
 
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+
 class OccupancyConfig(BaseModel):
     """Thresholds for one resident's bed."""
 
@@ -62,6 +68,7 @@ class OccupancyDetector:
         self._not_returned_sent = False
         self._not_up_day: str | None = None
         self._tare_window: deque[float] = deque(maxlen=20)
+        self._last_exit: float | None = None
 
     def _local(self, t: float) -> datetime:
         return datetime.fromtimestamp(t, UTC) + timedelta(hours=self.config.utc_offset_h)
@@ -77,29 +84,44 @@ class OccupancyDetector:
         out: list[Reading | DeviceEvent] = []
         legs = item.samples[:, self.config.load_channels]
         step = max(1, round(self.config.decide_s * item.fs))
-        for start in range(0, len(legs), step):
-            chunk = legs[start:start + step]
-            out += self._decide(item.t0 + (start + len(chunk)) / item.fs, chunk)
+        # One median per decision step, for the whole block at once.
+        totals, rights, ends = [], [], []
+        for start in range(0, len(legs), step * 64):
+            part = legs[start:start + step * 64]
+            whole = len(part) // step * step
+            if whole:
+                shaped = part[:whole].reshape(-1, step, legs.shape[1])
+                totals += np.median(shaped.sum(axis=2), axis=1).tolist()
+                rights += np.median(shaped[:, :, 1] + shaped[:, :, 3], axis=1).tolist()
+                ends += [start + (k + 1) * step for k in range(whole // step)]
+            if whole < len(part):
+                rest = part[whole:]
+                totals.append(float(np.median(rest.sum(axis=1))))
+                rights.append(float(np.median(rest[:, 1] + rest[:, 3])))
+                ends.append(start + len(part))
+        for total, right, end in zip(totals, rights, ends, strict=True):
+            out += self._decide(item.t0 + end / item.fs, total, right)
         return out
 
-    def _decide(self, t: float, legs: np.ndarray) -> list[Reading | DeviceEvent]:
+    def _decide(self, t: float, total: float, right_total: float
+                ) -> list[Reading | DeviceEvent]:
         cfg = self.config
-        total = float(np.median(legs.sum(axis=1)))
         if self.tare is None:
             self.tare = total  # the bed is taken to be empty when watching starts
         load = total - self.tare
-        right = float(np.median(legs[:, 1] + legs[:, 3])) - self.tare / 2
+        right = right_total - self.tare / 2
         side = abs(right / load - 0.5) + 0.5 if load > 1 else 0.5
         self._recent.append((t, load, side))
-        load = float(np.median([r[1] for r in self._recent]))
-        side = float(np.median([r[2] for r in self._recent]))
+        load = _median([r[1] for r in self._recent])
+        side = _median([r[2] for r in self._recent])
         w = self.weight
         if load < cfg.out_below * w:
             state = OUT
             self._tare_window.append(total)
             if len(self._tare_window) == self._tare_window.maxlen and \
-                    np.ptp(self._tare_window) < 0.5 and abs(total - self.tare) < 5:
-                self.tare += 0.05 * (float(np.median(self._tare_window)) - self.tare)
+                    max(self._tare_window) - min(self._tare_window) < 0.5 and \
+                    abs(total - self.tare) < 5:
+                self.tare += 0.05 * (_median(list(self._tare_window)) - self.tare)
         elif side >= cfg.edge_share:
             state = EDGE
         elif abs(load - w) <= cfg.weight_tolerance * w:
@@ -119,7 +141,7 @@ class OccupancyDetector:
                 self._exit_t, self._not_returned_sent = None, False
             elif state == OUT and self._resident_lay and previous in (IN_BED, EDGE, OTHER):
                 self._resident_lay = False
-                self._exit_t = t
+                self._exit_t = self._last_exit = t
                 out.append(DeviceEvent(cfg.device, "bed_exit", t, {
                     "from": previous, "load_kg": round(load, 1), "night": self._is_night(t)}))
         if state == IN_BED and abs(load - w) < 0.1 * w:
@@ -133,8 +155,11 @@ class OccupancyDetector:
         if cfg.not_up_by_h is not None and state == IN_BED:
             local = self._local(t)
             day = local.date().isoformat()
+            night_end = local.replace(hour=int(cfg.night_end_h), minute=0, second=0)
+            up_since_night = self._last_exit is not None and \
+                self._local(self._last_exit) >= night_end
             if local.hour + local.minute / 60 >= cfg.not_up_by_h and self._not_up_day != day \
-                    and local.hour < 12:
+                    and local.hour < 12 and not up_since_night:
                 self._not_up_day = day
                 out.append(DeviceEvent(cfg.device, "not_up_by", t, {
                     "local_time": local.strftime("%H:%M"), "limit_h": cfg.not_up_by_h}))

@@ -53,14 +53,15 @@ class SensorFaultDetector:
             elif float(np.median(column)) < cfg.min_leg_kg:
                 found[f"disconnected:{c}"] = {"channel": c, "median_kg": float(np.median(column))}
         out: list[Reading | DeviceEvent] = []
-        for key, evidence in found.items():
-            if key not in self._open:
-                out.append(DeviceEvent(cfg.device, "sensor_fault", t, {
-                    "fault": key.split(":")[0], **evidence, "window_s": cfg.window_s}, "low"))
+        new = [key for key in found if key not in self._open]
+        if new and not self._open:  # one event per episode, naming every fault in it
+            out.append(DeviceEvent(cfg.device, "sensor_fault", t, {
+                "faults": sorted(found), "evidence": list(found.values()),
+                "window_s": cfg.window_s}, "low"))
+        for key in found:
             self._open[key] = t
-        for key, seen in list(self._open.items()):
-            if key not in found and t - seen >= cfg.clear_s:
-                del self._open[key]
-                out.append(DeviceEvent(cfg.device, "sensor_recovered", t, {
-                    "fault": key.split(":")[0], "channel": int(key.split(":")[1])}, "info"))
+        if self._open and all(t - seen >= cfg.clear_s for seen in self._open.values()):
+            out.append(DeviceEvent(cfg.device, "sensor_recovered", t,
+                                   {"faults": sorted(self._open)}, "info"))
+            self._open.clear()
         return out

@@ -1,0 +1,223 @@
+"""The evaluation harness: scripted bed-days through the real decoders and the detectors,
+faster than real time, scored against what really happened.
+
+`bedwatch eval` prints a table for the tuning and the held-out part of the scenario library
+and, with `--json PATH`, writes the held-out figures. The real bed recording in
+`../shared/data/bcg/` (when present) gives the heart-rate error against a pulse oximeter.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edge.detectors.activity import ActivityConfig, ActivityDetector
+from edge.detectors.baseline import BaselineDetector
+from edge.detectors.bcg import estimate_rates
+from edge.detectors.cardiorespiratory import ApneaDetector, RateAlarmDetector, VitalsDetector
+from edge.detectors.mat import MatFallDetector
+from edge.detectors.occupancy import OccupancyConfig, OccupancyDetector
+from edge.detectors.sensor_faults import SensorFaultDetector
+from edge.drivers.base import DeviceEvent, Reading, SampleBlock
+from edge.drivers.bed_sensor import BedSensorConfig, BedSensorDriver
+from edge.drivers.fall_mat import FallMatConfig, FallMatDriver
+
+ALERT_KINDS = ("bed_exit", "fall", "long_lie", "apnea", "not_returned", "not_up_by",
+               "sensor_fault", "bradycardia", "tachycardia", "bradypnea", "tachypnea",
+               "inactivity", "trend")
+EVAL_FS = 25.0  # enough for the heartbeat band (2–10 Hz) and for occupancy
+REAL_RECORDING = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "bcg"
+
+
+@dataclass
+class DayResult:
+    name: str
+    part: str
+    events: list[DeviceEvent]
+    truth: list[Any]
+    hr_errors: list[float] = field(default_factory=list)
+    rr_errors: list[float] = field(default_factory=list)
+    cpu_s: float = 0.0
+    seconds: float = 0.0
+
+
+def detectors_for(day: Any, rng: np.random.Generator) -> list[Any]:
+    """Return a home's detectors as its care plan would configure them."""
+    known_weight = day.resident.weight_kg * float(rng.uniform(0.9, 1.1))  # scales differ
+    return [
+        OccupancyDetector(OccupancyConfig(device="bed", resident_weight_kg=known_weight)),
+        VitalsDetector(), ApneaDetector(), RateAlarmDetector(), MatFallDetector(),
+        ActivityDetector(ActivityConfig()), BaselineDetector(), SensorFaultDetector(),
+    ]
+
+
+def _blocks(stream: Any, driver: Any) -> Iterator[SampleBlock]:
+    for t, frame in stream.frames():
+        for item in driver.handle_bytes(frame, stream.t0 + t):
+            if isinstance(item, SampleBlock):
+                yield item
+
+
+def run_day(day: Any) -> DayResult:
+    """Render one bed-day, send it through the decoders and the detectors, collect events."""
+    from firmware_sim.bed_sensor import bed_info
+    from firmware_sim.fall_mat import mat_info
+    from firmware_sim.physiology import render_bed, render_mat
+    from firmware_sim.sampled_board import BoardStream
+
+    rng = np.random.default_rng(day.seed)
+    recording = render_bed(day.bed, day.resident, EVAL_FS, rng, t0=day.t0)
+    start = time.process_time()
+    # Two seconds a frame: the same bytes per sample, fewer frames to frame and check.
+    bed_stream = BoardStream(bed_info(EVAL_FS), recording.samples, per_frame=int(2 * EVAL_FS),
+                             t0=day.t0)
+    bed_driver = BedSensorDriver(BedSensorConfig(type="bed_sensor", id="bed", port="sim"))
+    sources: list[Iterator[SampleBlock]] = [_blocks(bed_stream, bed_driver)]
+    for offset, script in day.mat_episodes:
+        mat = render_mat(script, 10.0, rng, t0=day.t0 + offset)
+        stream = BoardStream(mat_info(10.0), mat.samples, per_frame=1, t0=day.t0 + offset)
+        sources.append(_blocks(stream, FallMatDriver(FallMatConfig(
+            type="fall_mat", id="floor-mat", port="sim"))))
+    detectors = detectors_for(day, rng)
+    events: list[DeviceEvent] = []
+    vitals: list[Reading] = []
+
+    def run(item: SampleBlock | Reading | DeviceEvent) -> None:
+        for detector in detectors:
+            for out in detector.feed(item):
+                if isinstance(out, DeviceEvent):
+                    events.append(out)
+                elif out.kind == "vitals":
+                    vitals.append(out)
+                run(out)
+
+    for block in heapq.merge(*sources, key=lambda b: b.t0):
+        run(block)
+    cpu = time.process_time() - start
+    result = DayResult(day.name, day.part, events, day.truth, cpu_s=cpu,
+                       seconds=len(recording.samples) / EVAL_FS)
+    lying = [(s["start"], s["end"], s["hr_bpm"], s["rr_bpm"]) for s in recording.truth
+             if s["kind"] == "lying"]
+    for reading in vitals:
+        window = (reading.t - 30.0, reading.t)
+        for begin, end, hr, rr in lying:
+            if begin <= window[0] and window[1] <= end:
+                if "heart_rate_bpm" in reading.fields:
+                    result.hr_errors.append(abs(float(reading.fields["heart_rate_bpm"]) - hr))
+                if "breathing_rate_bpm" in reading.fields:
+                    result.rr_errors.append(abs(float(reading.fields["breathing_rate_bpm"]) - rr))
+    return result
+
+
+def score(results: list[DayResult]) -> dict[str, Any]:
+    """Return per-kind sensitivity, false alerts per bed-day, PPV and latencies."""
+    days = len(results)
+    per: dict[str, dict[str, Any]] = {}
+    for kind in ALERT_KINDS:
+        tp = fp = fn = 0
+        latencies: list[float] = []
+        for r in results:
+            found = sorted(e.t for e in r.events if e.kind == kind)
+            wanted = sorted((t for t in r.truth if t.kind == kind), key=lambda t: t.t)
+            used: set[int] = set()
+            for truth in wanted:
+                lo, hi = truth.t + truth.window[0], truth.t + truth.window[1]
+                match = next((i for i, t in enumerate(found) if i not in used and lo <= t <= hi),
+                             None)
+                if match is None:
+                    fn += 1
+                else:
+                    used.add(match)
+                    tp += 1
+                    due = truth.t + (20.0 if kind == "apnea" else 0.0)
+                    latencies.append(found[match] - due)
+            fp += len(found) - len(used)
+        if tp + fp + fn == 0:
+            continue
+        per[kind] = {
+            "truths": tp + fn, "detected": tp, "false_alerts": fp,
+            "sensitivity": round(tp / (tp + fn), 4) if tp + fn else None,
+            "false_alerts_per_bed_day": round(fp / days, 4),
+            "ppv": round(tp / (tp + fp), 4) if tp + fp else None,
+            "latency_p50_s": round(float(np.percentile(latencies, 50)), 2) if latencies else None,
+            "latency_p95_s": round(float(np.percentile(latencies, 95)), 2) if latencies else None,
+        }
+    hr = [e for r in results for e in r.hr_errors]
+    rr = [e for r in results for e in r.rr_errors]
+    cpu = sum(r.cpu_s for r in results)
+    return {
+        "detectors": per,
+        "hr_mae_bpm": round(float(np.mean(hr)), 3) if hr else None,
+        "rr_mae_bpm": round(float(np.mean(rr)), 3) if rr else None,
+        "bed_days": days,
+        "false_alerts_per_bed_day": round(sum(p["false_alerts"] for p in per.values()) / days, 4)
+        if days else None,
+        "x_real_time": round(sum(r.seconds for r in results) / cpu) if cpu else None,
+    }
+
+
+def real_recording_hr(folder: Path = REAL_RECORDING, window_s: float = 30.0
+                      ) -> dict[str, float] | None:
+    """Heart-rate error on the real recording against its pulse oximeter (None if absent)."""
+    path = folder / "sadek_mfos_50hz.csv"
+    if not path.exists():
+        return None
+    data = np.genfromtxt(path, delimiter=",", skip_header=1)
+    signal, reference = data[:, 1], data[:, 2]
+    fs = 1000.0 / float(np.median(np.diff(data[:, 0])))
+    width = int(window_s * fs)
+    errors, windows = [], 0
+    for start in range(0, len(signal) - width + 1, width):
+        windows += 1
+        rates = estimate_rates(signal[start:start + width], fs)
+        if rates.heart_rate_bpm is not None:
+            errors.append(abs(rates.heart_rate_bpm - float(reference[start:start + width].mean())))
+    return {"mae_bpm": round(float(np.mean(errors)), 3), "windows": windows,
+            "estimated": len(errors)}
+
+
+def run_eval(part: str = "heldout", json_path: Path | None = None, days: int | None = None,
+             seed: int = 2026) -> dict[str, Any]:
+    """Run the library (both parts), print the table, write the held-out figures as JSON."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from firmware_sim.scenarios import library
+
+    scenarios = library(seed)
+    figures: dict[str, dict[str, Any]] = {}
+    for name in ("tuning", "heldout"):
+        chosen = [d for d in scenarios if d.part == name][:days]
+        figures[name] = score([run_day(d) for d in chosen])
+    real = real_recording_hr()
+    console = Console()
+    for name, fig in figures.items():
+        table = Table(title=f"{name}: {fig['bed_days']} bed-days, "
+                            f"{fig['x_real_time']}× real time on one core")
+        for column in ("event", "truths", "detected", "false", "sensitivity", "FA/bed-day",
+                       "PPV", "latency p50 s", "p95 s"):
+            table.add_column(column, justify="left" if column == "event" else "right")
+        for kind, f in fig["detectors"].items():
+            table.add_row(kind, str(f["truths"]), str(f["detected"]), str(f["false_alerts"]),
+                          str(f["sensitivity"]), str(f["false_alerts_per_bed_day"]),
+                          str(f["ppv"]), str(f["latency_p50_s"]), str(f["latency_p95_s"]))
+        console.print(table)
+        console.print(f"HR MAE {fig['hr_mae_bpm']} bpm, RR MAE {fig['rr_mae_bpm']} /min, "
+                      f"false alerts {fig['false_alerts_per_bed_day']} per bed-day")
+    if real is None:
+        console.print(f"real recording not found in {REAL_RECORDING}: skipped")
+    else:
+        console.print(f"real recording: HR MAE {real['mae_bpm']} bpm over "
+                      f"{real['estimated']} of {real['windows']} 30-s windows")
+    out = dict(figures[part])
+    out["real_recording_hr_mae_bpm"] = real["mae_bpm"] if real else None
+    if json_path is not None:
+        json_path.write_text(json.dumps(out, indent=2) + "\n")
+    return out

@@ -1,0 +1,179 @@
+"""The scenario library: scripted bed-days of different residents, drawn from a seed.
+
+A bed-day runs 24 h from 20:00 local time: an evening out of bed, a night with turns, toilet
+trips, apnea episodes for some, the morning rise and a day with naps, visitors sitting on the
+bed and walks past the floor mat. Some days carry a fall on the mat during a night trip, some
+a sensor fault. Every day knows what really happened (`truth`), so detectors can be scored.
+
+The library is split by seed into a tuning part and a held-out part; the held-out days are
+never used while choosing thresholds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import numpy as np
+
+from firmware_sim.physiology import Resident, Segment
+
+LOCAL = timezone(timedelta(hours=8))
+DAY_S = 24 * 3600.0
+
+
+@dataclass
+class Truth:
+    kind: str
+    t: float  # when it happened (UTC seconds)
+    window: tuple[float, float]  # a detection inside [t + lo, t + hi] counts
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class BedDay:
+    name: str
+    part: str  # "tuning" or "heldout"
+    seed: int
+    t0: float
+    resident: Resident
+    bed: list[Segment]
+    mat_episodes: list[tuple[float, list[Segment]]]  # (start offset s, script)
+    truth: list[Truth]
+    kind: str
+
+
+PROFILES = {
+    "quiet": dict(restlessness=0.1, turns_per_h=(0.5, 1.5)),
+    "restless": dict(restlessness=0.6, turns_per_h=(3.0, 6.0)),
+}
+
+
+def _build(name: str, part: str, seed: int, day_index: int, kind: str) -> BedDay:
+    rng = np.random.default_rng(seed)
+    resident = Resident(weight_kg=float(rng.choice([45, 52, 60, 68, 78, 92])),
+                        hr_bpm=float(rng.uniform(52, 88)), hrv=float(rng.uniform(0.02, 0.06)),
+                        rr_bpm=float(rng.uniform(10, 20)),
+                        restlessness=0.6 if kind == "restless" else float(rng.uniform(0.05, 0.3)))
+    t0 = datetime(2026, 3, 1, 20, 0, tzinfo=LOCAL).timestamp() + day_index * DAY_S
+    bed: list[Segment] = []
+    mat: list[tuple[float, list[Segment]]] = []
+    truth: list[Truth] = []
+    clock = 0.0
+
+    def add(segment: Segment) -> float:
+        nonlocal clock
+        start = clock
+        bed.append(segment)
+        clock += segment.duration_s
+        return start
+
+    def exit_truth(start: float, duration: float) -> None:
+        # The weight is half gone this far into getting up (physiology: ramp to 0 at 1/1.3).
+        truth.append(Truth("bed_exit", t0 + start + duration * 0.5 / 1.3, (-1.0, 5.0)))
+
+    evening = float(rng.uniform(1.5, 3.5)) * 3600
+    add(Segment("empty", evening / 2))
+    if kind == "visitor" or rng.random() < 0.3:
+        add(Segment("partner_sitting", float(rng.uniform(60, 300))))
+    if rng.random() < 0.3:
+        add(Segment("object_on_bed", float(rng.uniform(120, 900)),
+                    {"weight_kg": float(rng.uniform(3, 12))}))
+    add(Segment("empty", max(60.0, evening - clock)))
+    mat.append((clock - 20, [Segment("footsteps", 8), Segment("standing", 6)]))
+    add(Segment("lying_down", 4))
+    rise = float(rng.uniform(6.5, 8.5)) * 3600 + (24 - 20) * 3600 - clock  # rise 06:30–08:30
+    night_end = clock + rise
+    n_trips = int(rng.integers(1 if kind == "fall" else 0, 3))
+    trips = sorted(rng.uniform(clock + 1800, night_end - 3600, size=n_trips))
+    fall_trip = int(rng.integers(len(trips))) if kind == "fall" and trips else None
+    apneas = int(rng.integers(3, 7)) if kind == "apnea" else 0
+    turns = PROFILES["restless" if kind == "restless" else "quiet"]["turns_per_h"]
+    plan: list[tuple[float, str]] = [(float(t), "trip") for t in trips]
+    plan += [(float(t), "turn") for t in rng.uniform(clock + 300, night_end - 300,
+                                                       size=int(rng.uniform(*turns) * rise / 3600))]
+    plan += [(float(t), "apnea") for t in rng.uniform(clock + 900, night_end - 900, size=apneas)]
+    plan += [(float(t), "short_pause") for t in rng.uniform(clock + 900, night_end - 900,
+                                                            size=int(rng.integers(0, 4)))]
+    if kind == "fault":
+        plan.append((float(rng.uniform(clock + 3600, night_end - 3600)), "fault"))
+    for when, what in sorted(plan):
+        if when < clock + 60:
+            continue
+        add(Segment("lying", when - clock))
+        if what == "turn":
+            add(Segment("turning", float(rng.uniform(3, 8))))
+        elif what == "apnea":
+            start = add(Segment("apnea", float(rng.uniform(22, 40))))
+            end = start + bed[-1].duration_s
+            truth.append(Truth("apnea", t0 + start, (20.0 - 2.0, end - start + 15.0)))
+        elif what == "short_pause":
+            add(Segment("apnea", float(rng.uniform(6, 12))))  # normal pauses: no alarm
+        elif what == "fault":
+            add(Segment(str(rng.choice(["flat", "disconnected"])), float(rng.uniform(120, 600))))
+            truth.append(Truth("sensor_fault", t0 + clock - bed[-1].duration_s, (0.0, 30.0)))
+        elif what == "trip":
+            add(Segment("sitting_edge", float(rng.uniform(10, 40))))
+            start = add(Segment("getting_up", 3))
+            exit_truth(start, 3)
+            falls = fall_trip is not None and trips[fall_trip] == when
+            if falls:
+                on_floor = float(rng.uniform(400, 1500))
+                mat_start = clock + float(rng.uniform(5, 20))
+                mat.append((mat_start - 2, [Segment("footsteps", 2), Segment("fall", 1.5),
+                                            Segment("lying_on_mat", on_floor),
+                                            Segment("standing", 5)]))
+                fell = t0 + mat_start + 1.5
+                truth.append(Truth("fall", fell, (-1.0, 10.0)))
+                if on_floor >= 300:
+                    truth.append(Truth("long_lie", fell + 300, (-1.0, 10.0)))
+                away = mat_start + on_floor + 120 - clock
+                if away >= 1200:
+                    truth.append(Truth("not_returned", t0 + start + 1.15 + 1200, (-5.0, 15.0)))
+                add(Segment("empty", away))
+            else:
+                away = float(rng.uniform(180, 600))
+                mat.append((clock + 3, [Segment("footsteps", 4)]))
+                mat.append((clock + away - 8, [Segment("footsteps", 4)]))
+                add(Segment("empty", away))
+            add(Segment("lying_down", 4))
+    add(Segment("lying", max(60.0, night_end - clock)))
+    add(Segment("sitting_edge", float(rng.uniform(20, 120))))
+    start = add(Segment("getting_up", 3))
+    exit_truth(start, 3)
+    mat.append((clock + 3, [Segment("footsteps", 4), Segment("standing", 20)]))
+    # The day: walks past the mat, perhaps a nap, until 20:00.
+    while clock < DAY_S - 600:
+        gap = float(rng.uniform(1800, 5400))
+        if rng.random() < 0.15 and clock + gap + 5400 < DAY_S:
+            add(Segment("empty", gap))
+            add(Segment("lying_down", 4))
+            add(Segment("lying", float(rng.uniform(1200, 3600))))
+            add(Segment("sitting_edge", 20))
+            start = add(Segment("getting_up", 3))
+            exit_truth(start, 3)
+        else:
+            add(Segment("empty", min(gap, DAY_S - clock)))
+        mat.append((clock - 10, [Segment("footsteps", 5)]))
+        if rng.random() < 0.2:
+            mat.append((clock - 300, [Segment("pet", 20)]))
+        if rng.random() < 0.1:
+            mat.append((clock - 600, [Segment("dropped_object", 60)]))
+    if clock < DAY_S:
+        add(Segment("empty", DAY_S - clock))
+    return BedDay(name, part, seed, t0, resident, bed, mat, truth, kind)
+
+
+KINDS = ("quiet", "restless", "apnea", "fall", "visitor", "fault")
+
+
+def library(seed: int = 2026, tuning_days: int = 24, heldout_days: int = 12) -> list[BedDay]:
+    """Return the scenario library: tuning days, then held-out days from other seeds."""
+    days: list[BedDay] = []
+    for i in range(tuning_days + heldout_days):
+        part = "tuning" if i < tuning_days else "heldout"
+        kind = KINDS[i % len(KINDS)]
+        day_seed = seed * 1000 + i
+        days.append(_build(f"{part}-{i:02d}-{kind}", part, day_seed, i, kind))
+    return days
