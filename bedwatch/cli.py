@@ -1,4 +1,5 @@
-"""The `bedwatch` command: run the edge agent, the hub, device simulators and the demo."""
+"""The `bedwatch` command: run the edge agent, the hub, device simulators, the demo and the
+detector evaluation."""
 
 from __future__ import annotations
 
@@ -119,6 +120,21 @@ def demo(
 
     raise typer.Exit(run_demo(homes=homes, press_every=press_every, duration=duration,
                               workdir=workdir))
+
+
+@app.command("eval")
+def evaluate(
+    json_path: Annotated[
+        Path | None, typer.Option("--json", help="Write the held-out figures here.")
+    ] = None,
+    days: Annotated[
+        int | None, typer.Option(help="Use only this many days of each part.", min=1)
+    ] = None,
+) -> None:
+    """Score the detectors on the scenario library (tuning and held-out) and the real recording."""
+    from edge.eval import run_eval
+
+    run_eval(json_path=json_path, days=days)
 
 
 if __name__ == "__main__":

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import heapq
 import json
+import os
 import time
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -193,9 +195,11 @@ def run_eval(part: str = "heldout", json_path: Path | None = None, days: int | N
 
     scenarios = library(seed)
     figures: dict[str, dict[str, Any]] = {}
-    for name in ("tuning", "heldout"):
-        chosen = [d for d in scenarios if d.part == name][:days]
-        figures[name] = score([run_day(d) for d in chosen])
+    # Days are independent: one process per core.
+    with ProcessPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1))) as pool:
+        for name in ("tuning", "heldout"):
+            chosen = [d for d in scenarios if d.part == name][:days]
+            figures[name] = score(list(pool.map(run_day, chosen)))
     real = real_recording_hr()
     console = Console()
     for name, fig in figures.items():

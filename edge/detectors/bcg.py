@@ -19,6 +19,8 @@ BCG_BURST_BAND_HZ = (2.0, 10.0)
 RR_BAND_HZ = (0.1, 0.7)  # breathing band (references §4)
 MIN_WINDOW_S = 10.0
 MAX_WINDOW_S = 60.0
+# Below this share of the heartbeat band at its peak, the window holds no clear rhythm.
+MIN_HR_SHARE = 0.2
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,6 @@ def estimate_rates(signal: np.ndarray, fs: float) -> VitalRates:
     rr_hz, rr_share = _peak(breath, fs, *RR_BAND_HZ) if seconds >= 20 else (0.0, 0.0)
     # Quality: how much of each band's power sits at its peak.
     quality = float(np.clip(hr_share, 0, 1))
-    heart = round(60 * hr_hz, 1) if hr_share >= 0.1 else None
+    heart = round(60 * hr_hz, 1) if hr_share >= MIN_HR_SHARE else None
     breathing = round(60 * rr_hz, 1) if rr_share >= 0.25 else None
     return VitalRates(heart, breathing, round(quality, 3))
