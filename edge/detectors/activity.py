@@ -74,15 +74,15 @@ class ActivityDetector:
         if item.device == cfg.mat and float(item.samples.max()) > 2.0:
             self._active(t)
         elif item.device == cfg.bed:
-            legs = item.samples[:, :4].mean(axis=0)
+            legs = item.samples[0, :4]  # a sample a block is plenty for shifts of kilograms
             if self._legs is not None and float(np.abs(legs - self._legs).max()) > \
                     cfg.movement_kg / 2:
                 self._active(t)
                 if self._in_bed:
                     self._still_since, self._reminded = t, False
             self._legs = legs if self._legs is None else 0.9 * self._legs + 0.1 * legs
-        if not self._inactive_reported and self._daytime(t) and \
-                t - self._last_activity >= cfg.inactivity_s:
+        if not self._inactive_reported and t - self._last_activity >= cfg.inactivity_s and \
+                self._daytime(t):
             self._inactive_reported = True
             out.append(DeviceEvent(cfg.bed, "inactivity", t, {
                 "still_s": round(t - self._last_activity), "limit_s": cfg.inactivity_s}))

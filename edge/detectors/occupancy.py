@@ -69,6 +69,9 @@ class OccupancyDetector:
         self._not_up_day: str | None = None
         self._tare_window: deque[float] = deque(maxlen=20)
         self._last_exit: float | None = None
+        self._pending: np.ndarray | None = None
+        self._pending_t0 = 0.0
+        self._pending_fs = 0.0
 
     def _local(self, t: float) -> datetime:
         return datetime.fromtimestamp(t, UTC) + timedelta(hours=self.config.utc_offset_h)
@@ -82,25 +85,24 @@ class OccupancyDetector:
         if not isinstance(item, SampleBlock) or item.device != self.config.device:
             return []
         out: list[Reading | DeviceEvent] = []
-        legs = item.samples[:, self.config.load_channels]
         step = max(1, round(self.config.decide_s * item.fs))
-        # One median per decision step, for the whole block at once.
-        totals, rights, ends = [], [], []
-        for start in range(0, len(legs), step * 64):
-            part = legs[start:start + step * 64]
-            whole = len(part) // step * step
-            if whole:
-                shaped = part[:whole].reshape(-1, step, legs.shape[1])
-                totals += np.median(shaped.sum(axis=2), axis=1).tolist()
-                rights += np.median(shaped[:, :, 1] + shaped[:, :, 3], axis=1).tolist()
-                ends += [start + (k + 1) * step for k in range(whole // step)]
-            if whole < len(part):
-                rest = part[whole:]
-                totals.append(float(np.median(rest.sum(axis=1))))
-                rights.append(float(np.median(rest[:, 1] + rest[:, 3])))
-                ends.append(start + len(part))
-        for total, right, end in zip(totals, rights, ends, strict=True):
-            out += self._decide(item.t0 + end / item.fs, total, right)
+        fresh = item.samples[:, self.config.load_channels]
+        if self._pending is None or self._pending_fs != item.fs:
+            self._pending, self._pending_t0, self._pending_fs = fresh, item.t0, item.fs
+        else:  # carry samples over: decisions need whole steps, blocks may be shorter
+            self._pending = np.concatenate([self._pending, fresh])
+        legs, t0 = self._pending, self._pending_t0
+        whole = len(legs) // step * step
+        if whole == 0:
+            return out
+        # One median per decision step, for all whole steps at once.
+        shaped = legs[:whole].reshape(-1, step, legs.shape[1])
+        totals = np.median(shaped.sum(axis=2), axis=1).tolist()
+        rights = np.median(shaped[:, :, 1] + shaped[:, :, 3], axis=1).tolist()
+        for k, (total, right) in enumerate(zip(totals, rights, strict=True)):
+            out += self._decide(t0 + (k + 1) * step / item.fs, total, right)
+        self._pending = legs[whole:]
+        self._pending_t0 = t0 + whole / item.fs
         return out
 
     def _decide(self, t: float, total: float, right_total: float
