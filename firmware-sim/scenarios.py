@@ -119,7 +119,9 @@ def _build(name: str, part: str, seed: int, day_index: int, kind: str) -> BedDay
             exit_truth(start, 3)
             falls = fall_trip is not None and trips[fall_trip] == when
             if falls:
-                on_floor = float(rng.uniform(400, 1500))
+                # Half the falls last past the not-returned limit (20 min away from bed).
+                on_floor = float(rng.uniform(1300, 2000) if rng.random() < 0.5
+                                 else rng.uniform(400, 1000))
                 mat_start = clock + float(rng.uniform(5, 20))
                 mat.append((mat_start - 2, [Segment("footsteps", 2), Segment("fall", 1.5),
                                             Segment("lying_on_mat", on_floor),
