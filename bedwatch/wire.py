@@ -58,6 +58,18 @@ DEFAULT_SEVERITY: dict[str, Severity] = {
     "device_silent": Severity.HIGH,
     "low_battery": Severity.LOW,
     "test_alarm": Severity.INFO,
+    "not_up_by": Severity.HIGH,
+    "inactivity": Severity.HIGH,
+    "bradycardia": Severity.HIGH,
+    "tachycardia": Severity.HIGH,
+    "bradypnea": Severity.HIGH,
+    "tachypnea": Severity.HIGH,
+    "bp_crisis": Severity.HIGH,
+    "bp_high": Severity.LOW,
+    "trend": Severity.LOW,
+    "reposition_due": Severity.LOW,
+    "sensor_fault": Severity.LOW,
+    "sensor_recovered": Severity.INFO,
 }
 
 

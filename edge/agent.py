@@ -14,6 +14,7 @@ from typing import Any
 from bedwatch import wire
 from edge import __version__
 from edge.config import AgentConfig, ConfigError, load_config
+from edge.detectors.home import build as build_detectors
 from edge.drivers import DRIVERS
 from edge.drivers.base import DeviceEvent, DeviceHealth, DriverItem, Reading, SampleBlock
 from edge.outbox import Outbox, Priority
@@ -47,7 +48,7 @@ class Agent:
         self.publisher = Publisher(config.home, config.mqtt, self.outbox,
                                    online_status=self._status_payload,
                                    status_interval_s=config.status_interval_s)
-        self.detectors: list[Detector] = []
+        self.detectors: list[Detector] = build_detectors(config.detectors, config.devices)
         self.started = time.monotonic()
         self._pending: list[wire.Reading] = []
         self._last_heard: dict[str, float] = {}

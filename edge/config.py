@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from bedwatch.configfile import ConfigError, load_toml_model, resolve
 from bedwatch.wire import ID_PATTERN
+from edge.detectors.home import DetectorsConfig
 from edge.drivers import DRIVERS
 from edge.drivers.base import DeviceConfigBase
 
@@ -68,6 +69,8 @@ class AgentConfig(BaseModel):
     devices: list[DeviceConfig] = Field(
         default_factory=list, description="The devices of this home."
     )
+    detectors: DetectorsConfig = Field(default_factory=DetectorsConfig,
+                                       description="The resident's detector settings.")
 
     @model_validator(mode="after")
     def _unique_device_ids(self) -> AgentConfig:

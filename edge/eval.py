@@ -20,13 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from edge.detectors.activity import ActivityConfig, ActivityDetector
-from edge.detectors.baseline import BaselineDetector
 from edge.detectors.bcg import estimate_rates
-from edge.detectors.cardiorespiratory import ApneaDetector, RateAlarmDetector, VitalsDetector
-from edge.detectors.mat import MatFallDetector
-from edge.detectors.occupancy import OccupancyConfig, OccupancyDetector
-from edge.detectors.sensor_faults import SensorFaultDetector
+from edge.detectors.home import DetectorsConfig, build
+from edge.detectors.occupancy import OccupancyConfig
 from edge.drivers.base import DeviceEvent, Reading, SampleBlock
 from edge.drivers.bed_sensor import BedSensorConfig, BedSensorDriver
 from edge.drivers.fall_mat import FallMatConfig, FallMatDriver
@@ -51,13 +47,12 @@ class DayResult:
 
 
 def detectors_for(day: Any, rng: np.random.Generator) -> list[Any]:
-    """Return a home's detectors as its care plan would configure them."""
+    """Return a home's detectors exactly as the agent builds them for its care plan."""
     known_weight = day.resident.weight_kg * float(rng.uniform(0.9, 1.1))  # scales differ
-    return [
-        OccupancyDetector(OccupancyConfig(device="bed", resident_weight_kg=known_weight)),
-        VitalsDetector(), ApneaDetector(), RateAlarmDetector(), MatFallDetector(),
-        ActivityDetector(ActivityConfig()), BaselineDetector(), SensorFaultDetector(),
-    ]
+    devices = [BedSensorConfig(type="bed_sensor", id="bed", port="sim"),
+               FallMatConfig(type="fall_mat", id="floor-mat", port="sim")]
+    config = DetectorsConfig(occupancy=OccupancyConfig(resident_weight_kg=known_weight))
+    return build(config, devices)
 
 
 def _blocks(stream: Any, driver: Any) -> Iterator[SampleBlock]:
@@ -93,7 +88,7 @@ def run_day(day: Any) -> DayResult:
 
     def run(item: SampleBlock | Reading | DeviceEvent) -> None:
         for detector in detectors:
-            for out in detector.feed(item):
+            for out in detector(item):
                 if isinstance(out, DeviceEvent):
                     events.append(out)
                 elif out.kind == "vitals":

@@ -68,6 +68,11 @@ RULES: dict[str, AlertRule] = {
     "device_fault": AlertRule("low", page=False, group_by_device=True, resolved_by=_DEVICE_BACK),
     "low_battery": AlertRule("low", page=False, group_by_device=True),
     "trend": AlertRule("low", page=False),
+    "not_up_by": AlertRule("high"),
+    "inactivity": AlertRule("high"),
+    "bp_high": AlertRule("low", page=False),
+    "sensor_fault": AlertRule("low", page=False, group_by_device=True,
+                              resolved_by=frozenset({"sensor_recovered"})),
     "reposition_due": AlertRule("low", page=False),
 }
 
@@ -82,6 +87,12 @@ KIND_TEXT = {
     "device_fault": "Device fault",
     "low_battery": "Low battery",
     "bp_crisis": "Blood pressure in the crisis range",
+    "not_up_by": "Not up yet this morning",
+    "inactivity": "No activity for hours",
+    "bradycardia": "Heart rate low",
+    "tachycardia": "Heart rate high",
+    "bradypnea": "Breathing slow",
+    "tachypnea": "Breathing fast",
     "news2_medium": "Early-warning score medium: urgent review",
     "news2_high": "Early-warning score high: emergency review",
 }

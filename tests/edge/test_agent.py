@@ -75,3 +75,27 @@ def test_calls_jump_the_queue_and_bad_items_are_dropped_loudly(tmp_path: Path) -
     batch = json.loads(next(r for r in agent.outbox.peek(10) if r.topic.endswith("readings"))
                        .payload)
     assert len(batch["readings"]) == 50
+
+
+def test_the_agent_runs_its_detectors_on_what_the_bed_board_sends(tmp_path: Path) -> None:
+    import numpy as np
+
+    from edge.drivers.base import SampleBlock
+    from firmware_sim.physiology import Resident, Segment, render_bed
+
+    config = AgentConfig.model_validate({
+        "home": "home-1", "outbox": {"path": str(tmp_path / "o.sqlite")},
+        "devices": [{"type": "bed_sensor", "id": "bed", "port": "y"}],
+        "detectors": {"occupancy": {"resident_weight_kg": 66}}})
+    agent = Agent(config, clock=Clock())
+    rec = render_bed([Segment("empty", 30), Segment("lying_down", 4), Segment("lying", 60),
+                      Segment("getting_up", 3), Segment("empty", 20)],
+                     Resident(weight_kg=70), 25.0, np.random.default_rng(1), t0=1_772_366_400.0)
+    for s in range(0, len(rec.samples), 25):
+        agent.handle(SampleBlock("bed", rec.t0 + s / 25, 25.0, rec.samples[s:s + 25]))
+    agent.flush_readings()
+    assert ("bed_exit", "bed") in _events(agent)
+    readings = [json.loads(r.payload) for r in agent.outbox.peek(1000)
+                if r.topic.endswith("/readings")]
+    kinds = {reading["kind"] for batch in readings for reading in batch["readings"]}
+    assert {"occupancy", "vitals"} <= kinds
