@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import tempfile
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Self
+
+import numpy as np
 
 from edge.drivers.call_button import (
     ACTION_CALL,
@@ -113,6 +116,51 @@ class CallButtonSim:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def receiver_stream(calls: list[float], t0: float, rng: np.random.Generator, *,
+                    button: int = 0x00C0FFEE, heartbeat_s: float = 600.0,
+                    day_s: float = 86_400.0) -> Iterator[tuple[float, bytes]]:
+    """The bytes a receiver sends over a day with presses at `calls` (offsets in s), in time
+    order: hello, heartbeats, the button's check-in, each press, and radio trouble.
+
+    Each press may follow line noise (random bytes, a stray sync word) and a damaged copy of
+    itself (one bit flipped, as after interference): the decoder must drop those and keep the
+    press. Faster than real time: nothing waits.
+    """
+    seq = 0
+
+    def frame(frame_type: int, payload: bytes) -> bytes:
+        nonlocal seq
+        data = encode_frame(frame_type, seq, payload)
+        seq = (seq + 1) & 0xFF
+        return data
+
+    def press(action: int) -> bytes:
+        return frame(FRAME_BUTTON, BUTTON.pack(button, action, 90, -60))
+
+    events: list[tuple[float, str]] = [(0.0, "hello"), (float(rng.uniform(0, day_s)), "checkin")]
+    events += [(t, "heartbeat") for t in np.arange(heartbeat_s, day_s, heartbeat_s)]
+    events += [(t, "call") for t in calls]
+    for offset, what in sorted(events):
+        if what == "hello":
+            data = frame(FRAME_HELLO, HELLO.pack(DEVICE_TYPE_CALL_RECEIVER, *FIRMWARE))
+        elif what == "heartbeat":
+            data = frame(FRAME_HEARTBEAT, HEARTBEAT.pack(int(offset), 5010))
+        elif what == "checkin":
+            data = press(ACTION_CHECKIN)
+        else:
+            clean = press(ACTION_CALL)
+            noise = rng.integers(0, 256, size=int(rng.integers(0, 24)), dtype=np.uint8).tobytes()
+            if rng.random() < 0.3:
+                noise += b"\xb3\xd5"  # a stray sync word
+            if rng.random() < 0.3:
+                damaged = bytearray(clean)
+                bit = int(rng.integers(16, len(damaged) * 8))
+                damaged[bit // 8] ^= 1 << (bit % 8)
+                noise += bytes(damaged)
+            data = noise + clean
+        yield t0 + float(offset), data
 
 
 async def run_pty(*, press_every: float = 20.0) -> None:

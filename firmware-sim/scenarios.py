@@ -3,7 +3,9 @@
 A bed-day runs 24 h from 20:00 local time: an evening out of bed, a night with turns, toilet
 trips, apnea episodes for some, the morning rise and a day with naps, visitors sitting on the
 bed and walks past the floor mat. Some days carry a fall on the mat during a night trip, some
-a sensor fault. Every day knows what really happened (`truth`), so detectors can be scored.
+a sensor fault, some a night trip that ends out of the mat's sight; call-button presses come
+at any hour and after half the falls. Every day knows what really happened (`truth`), so
+detectors can be scored.
 
 The library is split by seed into a tuning part and a held-out part; the held-out days are
 never used while choosing thresholds.
@@ -17,10 +19,18 @@ from typing import Any
 
 import numpy as np
 
+from edge.detectors.occupancy import OccupancyConfig
 from firmware_sim.physiology import Resident, Segment
 
 LOCAL = timezone(timedelta(hours=8))
 DAY_S = 24 * 3600.0
+NIGHT = OccupancyConfig()  # the night hours and not-returned limit the truth is written for
+
+
+def _is_night(offset_s: float) -> bool:
+    """Whether a moment of a bed-day (seconds from its 20:00 start) lies in the night hours."""
+    hour = (20.0 + offset_s / 3600.0) % 24.0
+    return hour >= NIGHT.night_start_h or hour < NIGHT.night_end_h
 
 
 @dataclass
@@ -42,6 +52,7 @@ class BedDay:
     mat_episodes: list[tuple[float, list[Segment]]]  # (start offset s, script)
     truth: list[Truth]
     kind: str
+    calls: list[float] = field(default_factory=list)  # call-button presses (offset s)
 
 
 PROFILES = {
@@ -61,6 +72,9 @@ def _build(name: str, part: str, seed: int, day_index: int, kind: str) -> BedDay
     mat: list[tuple[float, list[Segment]]] = []
     truth: list[Truth] = []
     clock = 0.0
+    falls_at: list[float] = []
+    # Its own randomness, so the days drawn before this was added keep their shape.
+    sight_rng = np.random.default_rng([seed, 5])
 
     def add(segment: Segment) -> float:
         nonlocal clock
@@ -127,15 +141,25 @@ def _build(name: str, part: str, seed: int, day_index: int, kind: str) -> BedDay
                                             Segment("lying_on_mat", on_floor),
                                             Segment("standing", 5)]))
                 fell = t0 + mat_start + 1.5
+                falls_at.append(mat_start + 1.5)
                 truth.append(Truth("fall", fell, (-1.0, 10.0)))
                 if on_floor >= 300:
                     truth.append(Truth("long_lie", fell + 300, (-1.0, 10.0)))
                 away = mat_start + on_floor + 120 - clock
-                if away >= 1200:
-                    truth.append(Truth("not_returned", t0 + start + 1.15 + 1200, (-5.0, 15.0)))
+                # not_returned is for night hours only (the detector's defaults): a trip
+                # that starts after the night has ended is the morning rise.
+                if away >= NIGHT.not_returned_s and _is_night(start):
+                    truth.append(Truth("not_returned", t0 + start + 1.15 + NIGHT.not_returned_s,
+                                       (-5.0, 15.0)))
                 add(Segment("empty", away))
             else:
                 away = float(rng.uniform(180, 600))
+                if _is_night(start) and sight_rng.random() < 0.15:
+                    # Out of the mat's sight (a fall in the bathroom, lost in the hall):
+                    # only the bed can tell, by the resident not coming back.
+                    away = float(sight_rng.uniform(1500, 3600))
+                    truth.append(Truth("not_returned", t0 + start + 1.15 + NIGHT.not_returned_s,
+                                       (-5.0, 15.0)))
                 mat.append((clock + 3, [Segment("footsteps", 4)]))
                 mat.append((clock + away - 8, [Segment("footsteps", 4)]))
                 add(Segment("empty", away))
@@ -164,7 +188,16 @@ def _build(name: str, part: str, seed: int, day_index: int, kind: str) -> BedDay
             mat.append((clock - 600, [Segment("dropped_object", 60)]))
     if clock < DAY_S:
         add(Segment("empty", DAY_S - clock))
-    return BedDay(name, part, seed, t0, resident, bed, mat, truth, kind)
+    # Call-button presses come from their own stream of randomness, so the rest of the day
+    # stays as it was: a few presses at any hour, and a pendant press after half the falls.
+    calls_rng = np.random.default_rng([seed, 7])
+    presses = int(calls_rng.integers(0, 3))
+    calls = [float(t) for t in calls_rng.uniform(60, DAY_S - 60, size=presses)]
+    calls += [fall + float(calls_rng.uniform(10, 120)) for fall in falls_at
+              if calls_rng.random() < 0.5]
+    calls.sort()
+    truth += [Truth("call", t0 + t, (0.0, 1.0)) for t in calls]
+    return BedDay(name, part, seed, t0, resident, bed, mat, truth, kind, calls)
 
 
 KINDS = ("quiet", "restless", "apnea", "fall", "visitor", "fault")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from edge.detectors.occupancy import IN_BED
@@ -43,7 +42,7 @@ class ActivityDetector:
         self._in_bed = False
         self._still_since: float | None = None
         self._reminded = False
-        self._legs: np.ndarray | None = None
+        self._legs: list[float] | None = None
 
     def _daytime(self, t: float) -> bool:
         local = datetime.fromtimestamp(t, UTC) + timedelta(hours=self.config.utc_offset_h)
@@ -74,13 +73,19 @@ class ActivityDetector:
         if item.device == cfg.mat and float(item.samples.max()) > 2.0:
             self._active(t)
         elif item.device == cfg.bed:
-            legs = item.samples[0, :4]  # a sample a block is plenty for shifts of kilograms
-            if self._legs is not None and float(np.abs(legs - self._legs).max()) > \
-                    cfg.movement_kg / 2:
-                self._active(t)
-                if self._in_bed:
-                    self._still_since, self._reminded = t, False
-            self._legs = legs if self._legs is None else 0.9 * self._legs + 0.1 * legs
+            # A sample a block is plenty for shifts of kilograms; four numbers are cheaper
+            # as Python floats than as an array.
+            legs: list[float] = item.samples[0, :4].tolist()
+            smooth = self._legs
+            if smooth is None:
+                self._legs = legs
+            else:
+                if max(abs(a - b) for a, b in zip(legs, smooth, strict=True)) > \
+                        cfg.movement_kg / 2:
+                    self._active(t)
+                    if self._in_bed:
+                        self._still_since, self._reminded = t, False
+                self._legs = [0.9 * b + 0.1 * a for a, b in zip(legs, smooth, strict=True)]
         if not self._inactive_reported and t - self._last_activity >= cfg.inactivity_s and \
                 self._daytime(t):
             self._inactive_reported = True

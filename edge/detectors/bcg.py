@@ -10,6 +10,7 @@ Pure numpy; no I/O, no clock.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,11 +34,17 @@ class VitalRates:
 def bandpass(x: np.ndarray, fs: float, lo: float, hi: float) -> np.ndarray:
     """Return `x` band-limited to [lo, hi] Hz by zeroing FFT bins (with tapered edges)."""
     n = len(x)
-    spectrum = np.fft.rfft(x - x.mean())
+    return np.fft.irfft(np.fft.rfft(x - x.mean()) * _gain(n, fs, lo, hi), n)
+
+
+@functools.lru_cache(maxsize=32)
+def _gain(n: int, fs: float, lo: float, hi: float) -> np.ndarray:
+    """The band's gain per FFT bin; detectors filter windows of the same few lengths."""
     f = np.fft.rfftfreq(n, 1 / fs)
     taper = 0.1 * (hi - lo)
     gain = np.clip(np.minimum((f - lo) / taper + 1, (hi - f) / taper + 1), 0, 1)
-    return np.fft.irfft(spectrum * gain, n)
+    gain.flags.writeable = False
+    return gain
 
 
 def _peak(signal: np.ndarray, fs: float, lo: float, hi: float) -> tuple[float, float]:

@@ -11,6 +11,8 @@
 
 from __future__ import annotations
 
+import bisect
+import math
 from collections import deque
 
 import numpy as np
@@ -19,6 +21,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from edge.detectors.bcg import RR_BAND_HZ, bandpass, estimate_rates
 from edge.detectors.occupancy import IN_BED
 from edge.drivers.base import DeviceEvent, Reading, SampleBlock
+
+
+def _sorted_median(ordered: list[float]) -> float:
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
 
 
 class _Strip:
@@ -111,6 +118,7 @@ class ApneaDetector:
         self.config = config or ApneaConfig()
         self._strip = _Strip(self.config.device, self.config.channel, 12.0)
         self._amplitudes: deque[float] = deque()
+        self._ordered: list[float] = []  # the same amplitudes, sorted, for their median
         self._quiet_since: float | None = None
         self._reported = False
         self._next = 0.0
@@ -130,13 +138,17 @@ class ApneaDetector:
         breath = bandpass(window, strip.fs, *RR_BAND_HZ)
         # The last 5 s: quick enough to catch a stop, long enough to span a slow breath.
         amplitude = float(np.sqrt(np.mean(breath[-int(5 * strip.fs):] ** 2)))
+        if not math.isfinite(amplitude):
+            return []  # not a number in the window: a sensor fault, reported elsewhere
         size = int(self.config.reference_s)
-        reference = float(np.median(self._amplitudes)) if len(self._amplitudes) >= 30 else None
+        reference = _sorted_median(self._ordered) if len(self._ordered) >= 30 else None
         quiet = reference is not None and amplitude < self.config.fraction * reference
         if not quiet:
             self._amplitudes.append(amplitude)
+            bisect.insort(self._ordered, amplitude)
             while len(self._amplitudes) > size:
-                self._amplitudes.popleft()
+                old = self._amplitudes.popleft()
+                del self._ordered[bisect.bisect_left(self._ordered, old)]
             self._quiet_since, self._reported = None, False
             return []
         assert reference is not None

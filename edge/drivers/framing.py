@@ -49,13 +49,15 @@ class FrameCounters:
     frames: int = 0
     bad_crc: int = 0
     oversize: int = 0
+    false_sync: int = 0
     garbage_bytes: int = 0
     seq_gaps: int = 0
     by_type: dict[int, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, int]:
         return {"frames": self.frames, "bad_crc": self.bad_crc, "oversize": self.oversize,
-                "garbage_bytes": self.garbage_bytes, "seq_gaps": self.seq_gaps}
+                "false_sync": self.false_sync, "garbage_bytes": self.garbage_bytes,
+                "seq_gaps": self.seq_gaps}
 
 
 class FrameDecoder:
@@ -98,7 +100,18 @@ class FrameDecoder:
                 continue
             total = length + _OVERHEAD
             if len(buf) < total:
-                break
+                # Either a frame still arriving or a false sync (line noise, or a damaged
+                # length) claiming more bytes than will come. A complete, valid frame already
+                # waiting behind it settles it: the head was false. Without this look-ahead
+                # a call press behind a false sync would wait for unrelated bytes to fill the
+                # claimed length, on a quiet line for minutes.
+                later = self._next_valid(buf)
+                if later is None:
+                    break
+                counters.false_sync += 1
+                counters.garbage_bytes += later
+                del buf[:later]
+                continue
             body = bytes(buf[len(SYNC) : total - 2])
             (crc,) = struct.unpack_from("<H", buf, total - 2)
             if crc != crc16(body):
@@ -114,3 +127,20 @@ class FrameDecoder:
             counters.by_type[frame_type] = counters.by_type.get(frame_type, 0) + 1
             frames.append(Frame(frame_type, seq, body[HEADER.size :]))
         return frames
+
+    @staticmethod
+    def _next_valid(buf: bytearray) -> int | None:
+        """Offset of the first later sync in `buf` that starts a complete, valid frame."""
+        start = buf.find(SYNC, 1)
+        while start >= 0:
+            head = start + len(SYNC)
+            if len(buf) < head + HEADER.size:
+                return None
+            _, _, length = HEADER.unpack_from(buf, head)
+            end = start + length + _OVERHEAD
+            if length <= MAX_PAYLOAD and end <= len(buf):
+                (crc,) = struct.unpack_from("<H", buf, end - 2)
+                if crc == crc16(bytes(buf[head:end - 2])):
+                    return start
+            start = buf.find(SYNC, start + 1)
+        return None

@@ -56,7 +56,7 @@ class RadarDecoder:
     def __init__(self) -> None:
         self._buffer = bytearray()
         self.counters = {"frames": 0, "bad_checksum": 0, "bad_tail": 0, "oversize": 0,
-                         "garbage_bytes": 0}
+                         "false_head": 0, "garbage_bytes": 0}
 
     def reset(self) -> None:
         self._buffer.clear()
@@ -84,7 +84,15 @@ class RadarDecoder:
                 continue
             total = 6 + length + 3
             if len(buf) < total:
-                break
+                # A false head (noise, a damaged length) must not hold back a complete
+                # report already waiting behind it, such as a fall.
+                later = self._next_valid(buf)
+                if later is None:
+                    break
+                counters["false_head"] += 1
+                counters["garbage_bytes"] += later
+                del buf[:later]
+                continue
             body = bytes(buf[: 6 + length])
             if buf[6 + length] != checksum(body):
                 counters["bad_checksum"] += 1
@@ -100,6 +108,20 @@ class RadarDecoder:
             counters["frames"] += 1
             frames.append(RadarFrame(body[2], body[3], body[6:]))
         return frames
+
+    @staticmethod
+    def _next_valid(buf: bytearray) -> int | None:
+        """Offset of the first later head in `buf` that starts a complete, valid frame."""
+        start = buf.find(HEAD, 1)
+        while 0 <= start <= len(buf) - 6:
+            (length,) = struct.unpack_from(">H", buf, start + 4)
+            end = start + 6 + length + 3
+            if (length <= MAX_DATA and end <= len(buf)
+                    and buf[start + 6 + length] == checksum(bytes(buf[start:start + 6 + length]))
+                    and bytes(buf[end - 2:end]) == TAIL):
+                return start
+            start = buf.find(HEAD, start + 1)
+        return None
 
 
 MOTION = {0: "none", 1: "stationary", 2: "moving"}

@@ -62,3 +62,19 @@ def test_not_up_by_in_the_morning_once() -> None:
     morning = T0 + 13 * 3600  # 09:00 local
     out, _ = _run([Segment("lying", 3600)], t0=morning)
     assert len(events(out, "not_up_by")) == 1
+
+
+def test_decisions_do_not_depend_on_how_the_samples_are_cut_into_blocks() -> None:
+    # Boards send frames of any length (the bed board: a few samples to two seconds); the
+    # detector carries partial decision steps over, so the same night gives the same states.
+    script = [Segment("empty", 20), Segment("lying_down", 4), Segment("lying", 60),
+              Segment("sitting_edge", 15), Segment("getting_up", 3), Segment("empty", 30)]
+    rec = render_bed(script, Resident(weight_kg=70), FS, rng(3), t0=T0)
+    outputs = []
+    for block_s in (0.04, 0.32, 0.5, 1.96):
+        detector = OccupancyDetector(OccupancyConfig(resident_weight_kg=66))
+        out = run([detector], {"bed": rec}, block_s=block_s)
+        outputs.append([(o.kind, round(o.t, 3), o.fields.get("state") if hasattr(o, "fields")
+                         else None) for o in out])
+    assert any(kind == "bed_exit" for kind, _, _ in outputs[0])
+    assert all(o == outputs[0] for o in outputs[1:])

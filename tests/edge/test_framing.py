@@ -62,3 +62,42 @@ def test_frame_inside_garbage_is_recovered(before: bytes, payload: bytes, after:
     for i in range(0, len(stream), chunk):
         frames += decoder.feed(stream[i:i + chunk])
     assert any(f.type == 0x42 and f.payload == payload for f in frames)
+
+
+def test_false_sync_does_not_hold_back_a_frame_behind_it() -> None:
+    # Noise that looks like a header claiming 200 bytes must not make a call press wait for
+    # 200 unrelated bytes: the complete frame behind it comes out of the same read.
+    decoder = FrameDecoder()
+    noise = SYNC + bytes([0x10, 3]) + (200).to_bytes(2, "little") + b"\x01\x02"
+    frames = decoder.feed(noise + encode_frame(0x10, 4, b"call"))
+    assert [f.payload for f in frames] == [b"call"]
+    assert decoder.counters.false_sync == 1
+    assert decoder.counters.garbage_bytes == len(noise)
+
+
+def test_a_frame_still_arriving_is_not_mistaken_for_noise() -> None:
+    decoder = FrameDecoder()
+    frame = encode_frame(0x20, 1, bytes(range(100)))
+    assert decoder.feed(frame[:60]) == []
+    assert [f.payload for f in decoder.feed(frame[60:])] == [bytes(range(100))]
+    assert decoder.counters.false_sync == 0 and decoder.counters.garbage_bytes == 0
+
+
+# Line noise with stray sync words, some followed by a header with a plausible length.
+noise = st.lists(st.one_of(
+    st.binary(max_size=16),
+    st.binary(max_size=6).map(lambda header: SYNC + header),
+    st.integers(0, MAX_PAYLOAD).map(lambda n: SYNC + b"\x10\x00" + n.to_bytes(2, "little")),
+), max_size=20).map(b"".join)
+
+
+@given(noise, st.binary(max_size=64), st.integers(1, 50))
+def test_a_frame_is_delivered_when_its_last_byte_arrives(before: bytes, payload: bytes,
+                                                         chunk: int) -> None:
+    frame = encode_frame(0x42, 7, payload)
+    stream = before + frame
+    decoder = FrameDecoder()
+    frames = []
+    for i in range(0, len(stream), chunk):
+        frames += decoder.feed(stream[i:i + chunk])
+    assert frames and frames[-1].type == 0x42 and frames[-1].payload == payload

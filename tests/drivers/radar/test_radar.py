@@ -62,6 +62,22 @@ def test_frame_in_noise_is_found(noise: bytes, payload: bytes, chunk: int) -> No
     assert any(f.command == 0x02 and f.data == payload for f in frames)
 
 
+# Noise with stray heads, some followed by a plausible length.
+head_noise = st.lists(st.one_of(
+    st.binary(max_size=12),
+    st.integers(0, 256).map(lambda n: b"\x53\x59\x80\x01" + n.to_bytes(2, "big")),
+), max_size=12).map(b"".join)
+
+
+@given(head_noise, st.integers(1, 30))
+def test_a_fall_report_is_not_held_back_by_a_false_head(noise: bytes, chunk: int) -> None:
+    decoder = RadarDecoder()
+    stream = noise + encode_frame(0x83, 0x01, b"\x01")  # fall report
+    frames = [f for i in range(0, len(stream), chunk) for f in decoder.feed(stream[i:i + chunk])]
+    assert frames and (frames[-1].control, frames[-1].command, frames[-1].data) == \
+        (0x83, 0x01, b"\x01")
+
+
 async def _collect(driver: RadarDriver, out: list[DriverItem], stop: asyncio.Event) -> None:
     async with driver:
         async for item in driver:
