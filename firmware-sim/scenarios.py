@@ -3,9 +3,9 @@
 A bed-day runs 24 h from 20:00 local time: an evening out of bed, a night with turns, toilet
 trips, apnea episodes for some, the morning rise and a day with naps, visitors sitting on the
 bed and walks past the floor mat. Some days carry a fall on the mat during a night trip, some
-a sensor fault, some a night trip that ends out of the mat's sight; call-button presses come
-at any hour and after half the falls. Every day knows what really happened (`truth`), so
-detectors can be scored.
+a sensor fault, some a night trip that ends out of the mat's sight, some a late morning in
+bed; call-button presses come at any hour and after half the falls. Every day knows what
+really happened (`truth`), so detectors can be scored.
 
 The library is split by seed into a tuning part and a held-out part; the held-out days are
 never used while choosing thresholds.
@@ -75,6 +75,7 @@ def _build(name: str, part: str, seed: int, day_index: int, kind: str) -> BedDay
     falls_at: list[float] = []
     # Its own randomness, so the days drawn before this was added keep their shape.
     sight_rng = np.random.default_rng([seed, 5])
+    late_rng = np.random.default_rng([seed, 6])
 
     def add(segment: Segment) -> float:
         nonlocal clock
@@ -164,6 +165,14 @@ def _build(name: str, part: str, seed: int, day_index: int, kind: str) -> BedDay
                 mat.append((clock + away - 8, [Segment("footsteps", 4)]))
                 add(Segment("empty", away))
             add(Segment("lying_down", 4))
+    # Some mornings the resident stays in bed past the not-up-by hour (unwell, low mood): only
+    # when they have not been up since the night ended, as the detector is specified.
+    morning = (NIGHT.night_end_h + 24 - 20) * 3600
+    up_after_night = any(t.kind == "bed_exit" and t.t - t0 >= morning for t in truth)
+    if NIGHT.not_up_by_h is not None and not up_after_night and late_rng.random() < 0.2:
+        night_end = max(night_end, (float(late_rng.uniform(10.0, 11.5)) + 24 - 20) * 3600)
+        due = (NIGHT.not_up_by_h + 24 - 20) * 3600
+        truth.append(Truth("not_up_by", t0 + due, (0.0, 120.0)))
     add(Segment("lying", max(60.0, night_end - clock)))
     add(Segment("sitting_edge", float(rng.uniform(20, 120))))
     start = add(Segment("getting_up", 3))

@@ -43,7 +43,7 @@ def test_library_split_and_size() -> None:
         {d.seed for d in days if d.part == "heldout"}
     assert all(abs(sum(s.duration_s for s in d.bed) - 86400) < 1 for d in days)
     kinds = {t.kind for d in days for t in d.truth}
-    assert {"call", "bed_exit", "fall", "long_lie", "not_returned", "apnea",
+    assert {"call", "bed_exit", "fall", "long_lie", "not_returned", "not_up_by", "apnea",
             "sensor_fault"} <= kinds
 
 
