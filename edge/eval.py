@@ -25,9 +25,8 @@ from edge.detectors.home import DetectorsConfig, build
 from edge.detectors.occupancy import OccupancyConfig
 from edge.drivers.base import DeviceEvent, Reading, SampleBlock
 from edge.drivers.bed_sensor import BedSensorConfig, BedSensorDriver
-from edge.drivers.call_button import decode_frame
+from edge.drivers.call_button import CallButtonConfig, CallButtonDriver
 from edge.drivers.fall_mat import FallMatConfig, FallMatDriver
-from edge.drivers.framing import FrameDecoder
 
 ALERT_KINDS = ("call", "bed_exit", "fall", "long_lie", "apnea", "not_returned", "not_up_by",
                "sensor_fault", "bradycardia", "tachycardia", "bradypnea", "tachypnea",
@@ -67,16 +66,16 @@ def _blocks(stream: Any, driver: Any) -> Iterator[SampleBlock]:
 
 def _calls(day: Any, rng: np.random.Generator, counters: dict[str, int]
            ) -> Iterator[DeviceEvent | Reading]:
-    """The call-button receiver's bytes for the day through the real decoder."""
+    """The call-button receiver's bytes for the day through the real driver."""
     from firmware_sim.call_button import receiver_stream
 
-    decoder = FrameDecoder()
+    driver = CallButtonDriver(CallButtonConfig(type="call_button", id="call-button", port="sim"),
+                              clock=lambda: day.t0)
     for t, data in receiver_stream(day.calls, day.t0, rng):
-        for frame in decoder.feed(data):
-            for item in decode_frame(frame, "call-button", t):
-                if isinstance(item, DeviceEvent | Reading):
-                    yield item
-    counters.update(decoder.counters.as_dict())
+        for item in driver.handle_bytes(data, t):
+            if isinstance(item, DeviceEvent | Reading):
+                yield item
+    counters.update(driver.error_counts())
 
 
 def _when(item: SampleBlock | Reading | DeviceEvent) -> float:

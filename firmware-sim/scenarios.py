@@ -19,18 +19,24 @@ from typing import Any
 
 import numpy as np
 
-from edge.detectors.occupancy import OccupancyConfig
+from edge.detectors.occupancy import OccupancyConfig, in_hours
 from firmware_sim.physiology import Resident, Segment
 
 LOCAL = timezone(timedelta(hours=8))
 DAY_S = 24 * 3600.0
+DAY_START_H = 20  # a bed-day starts at 20:00 local time
 NIGHT = OccupancyConfig()  # the night hours and not-returned limit the truth is written for
 
 
 def _is_night(offset_s: float) -> bool:
-    """Whether a moment of a bed-day (seconds from its 20:00 start) lies in the night hours."""
-    hour = (20.0 + offset_s / 3600.0) % 24.0
-    return hour >= NIGHT.night_start_h or hour < NIGHT.night_end_h
+    """Whether a moment of a bed-day (seconds from its start) lies in the night hours."""
+    hour = (DAY_START_H + offset_s / 3600.0) % 24.0
+    return in_hours(hour, NIGHT.night_start_h, NIGHT.night_end_h)
+
+
+def _offset(hour: float) -> float:
+    """Seconds from a bed-day's start to a local hour of the next morning."""
+    return (hour + 24 - DAY_START_H) * 3600
 
 
 @dataclass
@@ -67,7 +73,7 @@ def _build(name: str, part: str, seed: int, day_index: int, kind: str) -> BedDay
                         hr_bpm=float(rng.uniform(52, 88)), hrv=float(rng.uniform(0.02, 0.06)),
                         rr_bpm=float(rng.uniform(10, 20)),
                         restlessness=0.6 if kind == "restless" else float(rng.uniform(0.05, 0.3)))
-    t0 = datetime(2026, 3, 1, 20, 0, tzinfo=LOCAL).timestamp() + day_index * DAY_S
+    t0 = datetime(2026, 3, 1, DAY_START_H, 0, tzinfo=LOCAL).timestamp() + day_index * DAY_S
     bed: list[Segment] = []
     mat: list[tuple[float, list[Segment]]] = []
     truth: list[Truth] = []
@@ -88,6 +94,11 @@ def _build(name: str, part: str, seed: int, day_index: int, kind: str) -> BedDay
         # The weight is half gone this far into getting up (physiology: ramp to 0 at 1/1.3).
         truth.append(Truth("bed_exit", t0 + start + duration * 0.5 / 1.3, (-1.0, 5.0)))
 
+    def not_returned_truth(start: float) -> None:
+        # Due the not-returned limit after the exit (the weight half gone, as above).
+        truth.append(Truth("not_returned", t0 + start + 1.15 + NIGHT.not_returned_s,
+                           (-5.0, 15.0)))
+
     evening = float(rng.uniform(1.5, 3.5)) * 3600
     add(Segment("empty", evening / 2))
     if kind == "visitor" or rng.random() < 0.3:
@@ -98,7 +109,7 @@ def _build(name: str, part: str, seed: int, day_index: int, kind: str) -> BedDay
     add(Segment("empty", max(60.0, evening - clock)))
     mat.append((clock - 20, [Segment("footsteps", 8), Segment("standing", 6)]))
     add(Segment("lying_down", 4))
-    rise = float(rng.uniform(6.5, 8.5)) * 3600 + (24 - 20) * 3600 - clock  # rise 06:30–08:30
+    rise = float(rng.uniform(6.5, 8.5)) * 3600 + _offset(0) - clock  # rise 06:30–08:30
     night_end = clock + rise
     n_trips = int(rng.integers(1 if kind == "fall" else 0, 3))
     trips = sorted(rng.uniform(clock + 1800, night_end - 3600, size=n_trips))
@@ -150,8 +161,7 @@ def _build(name: str, part: str, seed: int, day_index: int, kind: str) -> BedDay
                 # not_returned is for night hours only (the detector's defaults): a trip
                 # that starts after the night has ended is the morning rise.
                 if away >= NIGHT.not_returned_s and _is_night(start):
-                    truth.append(Truth("not_returned", t0 + start + 1.15 + NIGHT.not_returned_s,
-                                       (-5.0, 15.0)))
+                    not_returned_truth(start)
                 add(Segment("empty", away))
             else:
                 away = float(rng.uniform(180, 600))
@@ -159,20 +169,18 @@ def _build(name: str, part: str, seed: int, day_index: int, kind: str) -> BedDay
                     # Out of the mat's sight (a fall in the bathroom, lost in the hall):
                     # only the bed can tell, by the resident not coming back.
                     away = float(sight_rng.uniform(1500, 3600))
-                    truth.append(Truth("not_returned", t0 + start + 1.15 + NIGHT.not_returned_s,
-                                       (-5.0, 15.0)))
+                    not_returned_truth(start)
                 mat.append((clock + 3, [Segment("footsteps", 4)]))
                 mat.append((clock + away - 8, [Segment("footsteps", 4)]))
                 add(Segment("empty", away))
             add(Segment("lying_down", 4))
     # Some mornings the resident stays in bed past the not-up-by hour (unwell, low mood): only
     # when they have not been up since the night ended, as the detector is specified.
-    morning = (NIGHT.night_end_h + 24 - 20) * 3600
-    up_after_night = any(t.kind == "bed_exit" and t.t - t0 >= morning for t in truth)
+    up_after_night = any(t.kind == "bed_exit" and t.t - t0 >= _offset(NIGHT.night_end_h)
+                         for t in truth)
     if NIGHT.not_up_by_h is not None and not up_after_night and late_rng.random() < 0.2:
-        night_end = max(night_end, (float(late_rng.uniform(10.0, 11.5)) + 24 - 20) * 3600)
-        due = (NIGHT.not_up_by_h + 24 - 20) * 3600
-        truth.append(Truth("not_up_by", t0 + due, (0.0, 120.0)))
+        night_end = max(night_end, _offset(float(late_rng.uniform(10.0, 11.5))))
+        truth.append(Truth("not_up_by", t0 + _offset(NIGHT.not_up_by_h), (0.0, 120.0)))
     add(Segment("lying", max(60.0, night_end - clock)))
     add(Segment("sitting_edge", float(rng.uniform(20, 120))))
     start = add(Segment("getting_up", 3))

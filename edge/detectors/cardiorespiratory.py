@@ -19,13 +19,8 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from edge.detectors.bcg import RR_BAND_HZ, bandpass, estimate_rates
-from edge.detectors.occupancy import IN_BED
+from edge.detectors.occupancy import IN_BED, sorted_median
 from edge.drivers.base import DeviceEvent, Reading, SampleBlock
-
-
-def _sorted_median(ordered: list[float]) -> float:
-    mid = len(ordered) // 2
-    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
 
 
 class _Strip:
@@ -141,7 +136,7 @@ class ApneaDetector:
         if not math.isfinite(amplitude):
             return []  # not a number in the window: a sensor fault, reported elsewhere
         size = int(self.config.reference_s)
-        reference = _sorted_median(self._ordered) if len(self._ordered) >= 30 else None
+        reference = sorted_median(self._ordered) if len(self._ordered) >= 30 else None
         quiet = reference is not None and amplitude < self.config.fraction * reference
         if not quiet:
             self._amplitudes.append(amplitude)

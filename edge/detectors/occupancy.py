@@ -20,10 +20,19 @@ from edge.drivers.base import DeviceEvent, Reading, SampleBlock
 OUT, IN_BED, EDGE, OTHER = "out", "in_bed", "sitting_edge", "other"
 
 
-def _median(values: list[float]) -> float:
-    ordered = sorted(values)
+def sorted_median(ordered: list[float]) -> float:
+    """Median of values already in order."""
     mid = len(ordered) // 2
     return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+
+def _median(values: list[float]) -> float:
+    return sorted_median(sorted(values))
+
+
+def in_hours(hour: float, start: float, end: float) -> bool:
+    """Whether a local hour of the day lies in [start, end), which may span midnight."""
+    return (hour >= start or hour < end) if start > end else (start <= hour < end)
 
 
 def _row_medians(rows: np.ndarray) -> list[float]:
@@ -95,9 +104,9 @@ class OccupancyDetector:
         return datetime.fromtimestamp(t, UTC) + timedelta(hours=self.config.utc_offset_h)
 
     def _is_night(self, t: float) -> bool:
-        h = self._local(t).hour + self._local(t).minute / 60
-        start, end = self.config.night_start_h, self.config.night_end_h
-        return (h >= start or h < end) if start > end else (start <= h < end)
+        local = self._local(t)
+        return in_hours(local.hour + local.minute / 60, self.config.night_start_h,
+                        self.config.night_end_h)
 
     def feed(self, item: SampleBlock | Reading | DeviceEvent) -> list[Reading | DeviceEvent]:
         if not isinstance(item, SampleBlock) or item.device != self.config.device:
