@@ -9,12 +9,13 @@ status says whether that clock is synchronised.
 from __future__ import annotations
 
 import json
+import math
 import re
 import uuid
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 PROTOCOL_VERSION = 1
 TOPIC_ROOT = f"bw/v{PROTOCOL_VERSION}"
@@ -23,11 +24,20 @@ MAX_PAYLOAD_BYTES = 256 * 1024
 MAX_READINGS_PER_BATCH = 2000
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
-_ID_RE = re.compile(ID_PATTERN)
+ID_RE = re.compile(ID_PATTERN)
 
 # Plausible wall-clock range: a Pi without RTC that never synchronised starts in 1970.
 MIN_PLAUSIBLE_T = 1_577_836_800.0  # 2020-01-01T00:00:00Z
 MAX_PLAUSIBLE_T = 4_102_444_800.0  # 2100-01-01T00:00:00Z
+
+# Bounds of every number on the wire: what SQLite, PostgreSQL and InfluxDB store as int64.
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
+# Free-form evidence (`Event.data`, `Command.args`): how deep, how many values, how long a string.
+MAX_DATA_DEPTH = 6
+MAX_DATA_ITEMS = 256
+MAX_DATA_LIST = 64
+MAX_DATA_STRING = 1024
 
 
 class Severity(StrEnum):
@@ -78,6 +88,11 @@ def is_life_safety(kind: str) -> bool:
     return kind in LIFE_SAFETY_KINDS
 
 
+def plausible_time(t: float) -> bool:
+    """Return True when a timestamp can come from a synchronised clock."""
+    return MIN_PLAUSIBLE_T <= t <= MAX_PLAUSIBLE_T
+
+
 class Channel(StrEnum):
     """The last part of a topic: what kind of message travels on it."""
 
@@ -87,10 +102,11 @@ class Channel(StrEnum):
     DEVICE_STATUS = "device_status"
     CMD = "cmd"
     CMD_ACK = "cmd_ack"
+    RECEIPTS = "receipts"
 
 
 def _check_id(value: str, what: str) -> str:
-    if not _ID_RE.match(value):
+    if not ID_RE.match(value):
         raise ValueError(f"{what} {value!r} does not match {ID_PATTERN}")
     return value
 
@@ -126,6 +142,11 @@ def cmd_ack_topic(home: str) -> str:
     return f"{TOPIC_ROOT}/{_check_id(home, 'home id')}/cmd/ack"
 
 
+def receipts_topic(home: str) -> str:
+    """Return the topic the hub confirms stored events of a home on."""
+    return f"{TOPIC_ROOT}/{_check_id(home, 'home id')}/receipts"
+
+
 # Subscriptions of the hub (QoS 1).
 HUB_SUBSCRIPTIONS = (
     f"{TOPIC_ROOT}/+/readings",
@@ -151,7 +172,7 @@ def parse_topic(topic: str) -> tuple[str, Channel, str | None]:
     if len(parts) < 4 or f"{parts[0]}/{parts[1]}" != TOPIC_ROOT:
         raise WireError(f"topic {topic!r} is not under {TOPIC_ROOT}/", code="topic")
     home = parts[2]
-    if not _ID_RE.match(home):
+    if not ID_RE.match(home):
         raise WireError(f"home id {home!r} in topic does not match {ID_PATTERN}", code="topic")
     rest = parts[3:]
     if rest == ["readings"]:
@@ -164,23 +185,124 @@ def parse_topic(topic: str) -> tuple[str, Channel, str | None]:
         return home, Channel.CMD, None
     if rest == ["cmd", "ack"]:
         return home, Channel.CMD_ACK, None
+    if rest == ["receipts"]:
+        return home, Channel.RECEIPTS, None
     if len(rest) == 3 and rest[0] == "devices" and rest[2] == "status":
-        if not _ID_RE.match(rest[1]):
+        if not ID_RE.match(rest[1]):
             raise WireError(f"device id {rest[1]!r} does not match {ID_PATTERN}", code="topic")
         return home, Channel.DEVICE_STATUS, rest[1]
     raise WireError(f"unknown topic {topic!r}", code="topic")
 
 
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
+
+
+def clean_text(value: str, max_length: int = MAX_DATA_STRING) -> str:
+    """Return text that every store and every JSON encoder accepts.
+
+    Lone surrogates (valid in JSON escapes, invalid in UTF-8) become U+FFFD, NUL is dropped
+    (PostgreSQL refuses it in text) and the length is capped.
+    """
+    if len(value) > max_length:
+        value = value[:max_length]
+    if value.isascii():
+        return value.replace("\x00", "")
+    return _SURROGATE_RE.sub("\ufffd", value).replace("\x00", "")
+
+
+def _no_surrogates(value: str) -> str:
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ValueError("text is not valid Unicode (lone surrogate)") from exc
+    if "\x00" in value:
+        raise ValueError("text contains NUL")
+    return value
+
+
+def clean_data(value: Any) -> dict[str, Any]:
+    """Return free-form evidence made safe to store, show and encode again.
+
+    A life-safety event must never be refused for what rides along in its evidence, so
+    instead of rejecting, this cleans: text as `clean_text`, numbers outside int64 or not
+    finite become null, nesting deeper than MAX_DATA_DEPTH and values past MAX_DATA_ITEMS are
+    cut (and any one object or list past MAX_DATA_LIST). What was changed is listed under
+    the key `_cleaned`.
+    """
+    notes: list[str] = []
+    budget = [MAX_DATA_ITEMS]
+
+    def walk(item: Any, depth: int) -> Any:
+        budget[0] -= 1
+        if budget[0] < 0:
+            return None
+        if item is None or isinstance(item, bool):
+            return item
+        if isinstance(item, int):
+            if INT64_MIN <= item <= INT64_MAX:
+                return item
+            notes.append("int64")
+            return None
+        if isinstance(item, float):
+            if math.isfinite(item):
+                return item
+            notes.append("finite")
+            return None
+        if isinstance(item, str):
+            cleaned = clean_text(item)
+            if cleaned != item:
+                notes.append("text")
+            return cleaned
+        if depth >= MAX_DATA_DEPTH:
+            notes.append("depth")
+            return None
+        if isinstance(item, dict):
+            out: dict[str, Any] = {}
+            for n, (key, sub) in enumerate(item.items()):
+                if budget[0] <= 0 or n >= MAX_DATA_LIST:
+                    notes.append("items")
+                    break
+                out[clean_text(str(key), 64)] = walk(sub, depth + 1)
+            return out
+        if isinstance(item, (list, tuple)):
+            items = []
+            for n, sub in enumerate(item):
+                if budget[0] <= 0 or n >= MAX_DATA_LIST:
+                    notes.append("items")
+                    break
+                items.append(walk(sub, depth + 1))
+            return items
+        notes.append("type")
+        return clean_text(repr(item), 64)
+
+    if not isinstance(value, dict):
+        raise ValueError("must be a JSON object")
+    out = walk(value, 0)
+    out.pop("_cleaned", None)
+    if notes:
+        out["_cleaned"] = sorted(set(notes))
+    return out
+
+
 Id = Annotated[str, Field(pattern=ID_PATTERN)]
+EventId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:-]{8,80}$")]
 Kind = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,47}$")]
 Timestamp = Annotated[float, Field(ge=MIN_PLAUSIBLE_T, le=MAX_PLAUSIBLE_T)]
+# Any finite time from the epoch on: a device with a wrong clock is flagged, not silenced.
+AnyTime = Annotated[float, Field(ge=0.0, le=MAX_PLAUSIBLE_T)]
+Int64 = Annotated[int, Field(ge=INT64_MIN, le=INT64_MAX)]
+Count = Annotated[int, Field(ge=0, le=INT64_MAX)]
+Text = Annotated[str, AfterValidator(_no_surrogates)]
 # Field values that InfluxDB can store; strings are short by contract.
-FieldValue = bool | int | float | Annotated[str, Field(max_length=256)]
+FieldValue = bool | Int64 | float | Annotated[Text, Field(max_length=256)]
 FieldName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,47}$")]
+Data = Annotated[dict[str, Any], AfterValidator(clean_data)]
 
 
 class _Message(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # No NaN or infinity anywhere: JSON has none, and `1e400` must not become one.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     v: Literal[1] = Field(1, description="Protocol version.")
 
@@ -188,7 +310,7 @@ class _Message(BaseModel):
 class Reading(BaseModel):
     """One typed measurement from one device at one time."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     device: Id = Field(description="Device id, unique within the home.")
     kind: Kind = Field(description="What was measured, e.g. 'vitals', 'bed_load', 'bp'.")
@@ -202,22 +324,30 @@ class ReadingBatch(_Message):
     """Readings of one home, published together on `bw/v1/<home>/readings`."""
 
     agent: Id = Field(description="The publishing agent (the home id).")
-    seq: int = Field(ge=0, description="Per-agent sequence number of this message.")
+    seq: Count = Field(description="Per-agent sequence number of this message.")
     readings: list[Reading] = Field(min_length=1, max_length=MAX_READINGS_PER_BATCH)
 
 
 class Event(_Message):
     """Something that happened in a home, published on `bw/v1/<home>/events`."""
 
-    id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:-]{8,80}$")] = Field(
-        description="Unique id; the hub ignores a second message with the same id."
+    id: EventId = Field(
+        description="Unique id within the home; the hub ignores a second message with it."
     )
-    seq: int = Field(ge=0, description="Per-agent sequence number of this message.")
-    t: Timestamp = Field(description="UTC seconds since the epoch when it happened.")
+    seq: Count = Field(description="Per-agent sequence number of this message.")
+    t: AnyTime = Field(description="UTC seconds since the epoch when it happened, by the "
+                                   "edge's clock (see clock_untrusted).")
+    clock_untrusted: bool = Field(
+        False, description="The edge's clock was not synchronised or implausible when this "
+                           "was stamped: the hub goes by its own receive time.")
     device: Id = Field(description="The device that reported it.")
     kind: Kind = Field(description="What happened, e.g. 'call', 'fall', 'bed_exit'.")
     severity: Severity
-    data: dict[str, Any] = Field(default_factory=dict, description="Evidence and details.")
+    data: Data = Field(default_factory=dict, description="Evidence and details.")
+
+    def trusted_time(self) -> bool:
+        """Return True when `t` can be used as the time it happened."""
+        return not self.clock_untrusted and plausible_time(self.t)
 
 
 class AgentStatus(_Message):
@@ -225,44 +355,55 @@ class AgentStatus(_Message):
 
     agent: Id
     state: Literal["online", "offline"]
-    t: float | None = Field(None, description="When this status was made (absent in the will).")
-    version: str | None = None
-    uptime_s: float | None = Field(None, ge=0)
-    outbox_depth: int | None = Field(None, ge=0)
+    t: AnyTime | None = Field(None, description="When this status was made (absent in the will).")
+    version: Annotated[Text, Field(max_length=64)] | None = None
+    uptime_s: float | None = Field(None, ge=0, le=1e10)
+    outbox_depth: Count | None = None
     clock_synced: bool | None = Field(None, description="Whether the system clock is synchronised.")
-    devices: list[Id] = Field(default_factory=list)
+    devices: list[Id] = Field(default_factory=list, max_length=256)
+    degraded: list[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,47}$")]] = Field(
+        default_factory=list, max_length=32,
+        description="What the agent cannot do now (e.g. 'outbox_disk'); empty when healthy.")
 
 
 class DeviceStatus(_Message):
     """One device's retained status."""
 
     device: Id
-    t: Timestamp
+    t: AnyTime
     connected: bool
     battery_pct: float | None = Field(None, ge=0, le=100)
-    last_seen: float | None = None
-    errors: dict[str, int] = Field(default_factory=dict, description="Error counters by cause.")
+    last_seen: AnyTime | None = None
+    errors: dict[FieldName, Count] = Field(default_factory=dict, max_length=32,
+                                           description="Error counters by cause.")
 
 
 class Command(_Message):
     """A command from the hub to an agent."""
 
-    id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:-]{8,80}$")]
+    id: EventId
     t: Timestamp
     name: Literal["test_alarm", "reload_config", "ping"]
-    args: dict[str, Any] = Field(default_factory=dict)
+    args: Data = Field(default_factory=dict)
 
 
 class CommandAck(_Message):
     """The agent's answer to a command."""
 
-    id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:-]{8,80}$")]
-    t: Timestamp
+    id: EventId
+    t: AnyTime
     ok: bool
-    detail: str = ""
+    detail: Annotated[Text, Field(max_length=1024)] = ""
 
 
-Message = ReadingBatch | Event | AgentStatus | DeviceStatus | Command | CommandAck
+class Receipt(_Message):
+    """The hub's word that it has stored events of a home; the agent may forget them."""
+
+    ids: list[EventId] = Field(min_length=1, max_length=500)
+    t: AnyTime
+
+
+Message = ReadingBatch | Event | AgentStatus | DeviceStatus | Command | CommandAck | Receipt
 
 _MODEL_FOR_CHANNEL: dict[Channel, type[BaseModel]] = {
     Channel.READINGS: ReadingBatch,
@@ -271,6 +412,7 @@ _MODEL_FOR_CHANNEL: dict[Channel, type[BaseModel]] = {
     Channel.DEVICE_STATUS: DeviceStatus,
     Channel.CMD: Command,
     Channel.CMD_ACK: CommandAck,
+    Channel.RECEIPTS: Receipt,
 }
 
 
@@ -288,31 +430,50 @@ def encode(message: BaseModel) -> bytes:
 
 
 def decode(topic: str, payload: bytes) -> tuple[str, Channel, str | None, Message]:
-    """Validate a received message; return (home, channel, device, message) or raise WireError."""
+    """Validate a received message; return (home, channel, device, message) or raise WireError.
+
+    Nothing else ever escapes: whatever the bytes, the caller gets a message or a WireError
+    with a reason code (`topic`, `size`, `json`, `version`, `schema`, `internal`).
+    """
+    try:
+        return _decode(topic, payload)
+    except WireError:
+        raise
+    except Exception as exc:  # RecursionError, MemoryError in a parser, a validator bug...
+        raise WireError(f"undecodable payload: {type(exc).__name__}: {str(exc)[:200]}",
+                        code="internal") from exc
+
+
+def _decode(topic: str, payload: bytes) -> tuple[str, Channel, str | None, Message]:
     home, channel, device = parse_topic(topic)
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise WireError(f"payload of {len(payload)} bytes exceeds {MAX_PAYLOAD_BYTES}", code="size")
     try:
         raw = json.loads(payload)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise WireError(f"payload is not UTF-8 JSON: {exc}", code="json") from exc
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        # ValueError covers JSONDecodeError and integers longer than Python converts.
+        raise WireError(f"payload is not UTF-8 JSON: {type(exc).__name__}: {str(exc)[:200]}",
+                        code="json") from exc
     if not isinstance(raw, dict):
         raise WireError("payload is not a JSON object", code="json")
     if raw.get("v") != PROTOCOL_VERSION:
         raise WireError(
-            f"protocol version {raw.get('v')!r} is not supported (expected {PROTOCOL_VERSION})",
-            code="version",
+            f"protocol version {str(raw.get('v'))[:20]!r} is not supported "
+            f"(expected {PROTOCOL_VERSION})", code="version",
         )
     model = _MODEL_FOR_CHANNEL[channel]
     try:
         message = model.model_validate(raw)
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "payload"
+        where = ".".join(str(p) for p in first["loc"])[:200] or "payload"
         raise WireError(
-            f"{where}: {first['msg']} ({exc.error_count()} error(s))", code="schema"
+            f"{where}: {first['msg'][:200]} ({exc.error_count()} error(s))", code="schema"
         ) from exc
     if isinstance(message, ReadingBatch) and message.agent != home:
+        raise WireError(f"agent {message.agent!r} does not match topic home {home!r}",
+                        code="schema")
+    if isinstance(message, AgentStatus) and message.agent != home:
         raise WireError(f"agent {message.agent!r} does not match topic home {home!r}",
                         code="schema")
     if isinstance(message, DeviceStatus) and message.device != device:

@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     create_engine,
@@ -59,11 +60,11 @@ class Caregiver(Base):
 
 
 class EventRecord(Base):
-    """Every distinct event received; the primary key is the edge's event id (dedup)."""
+    """Every distinct event received; the key is (home, the edge's event id) for dedup."""
 
     __tablename__ = "events"
+    home: Mapped[str] = mapped_column(String(64), primary_key=True)
     id: Mapped[str] = mapped_column(String(80), primary_key=True)
-    home: Mapped[str] = mapped_column(String(64), index=True)
     device: Mapped[str] = mapped_column(String(64))
     kind: Mapped[str] = mapped_column(String(48))
     severity: Mapped[str] = mapped_column(String(16))
@@ -71,7 +72,9 @@ class EventRecord(Base):
     t: Mapped[float] = mapped_column(Float)
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
     received_at: Mapped[float] = mapped_column(Float)
-    received_order: Mapped[int] = mapped_column(Integer, default=0)
+    received_order: Mapped[int] = mapped_column(Integer, default=0, index=True)
+    # The edge's clock was not trusted: `t` is kept as sent, paging went by `received_at`.
+    clock_untrusted: Mapped[bool] = mapped_column(Boolean, default=False)
     alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id"), nullable=True)
 
 
@@ -164,6 +167,23 @@ class AgentState(Base):
     clock_synced: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     t: Mapped[float | None] = mapped_column(Float, nullable=True)
     updated_at: Mapped[float] = mapped_column(Float)
+
+
+class DeadLetter(Base):
+    """A message that was received but could not be stored after every retry.
+
+    It is acknowledged to the broker (so it cannot stall ingest), kept here whole, listed in
+    the API and counted; the desk is told once.
+    """
+
+    __tablename__ = "dead_letters"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[float] = mapped_column(Float, index=True)
+    topic: Mapped[str] = mapped_column(String(512))
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    error: Mapped[str] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer)
+    home: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
 
 
 class AuditEntry(Base):

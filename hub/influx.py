@@ -32,12 +32,15 @@ def reading_point(home: str, reading: wire.Reading) -> str:
     return str(point.time(round(reading.t * 1e9), WritePrecision.NS).to_line_protocol())
 
 
-def event_point(home: str, event: wire.Event) -> str:
-    """Return the line-protocol line that puts an event on the dashboards' time line."""
+def event_point(home: str, event: wire.Event, t: float | None = None) -> str:
+    """Return the line-protocol line that puts an event on the dashboards' time line.
+
+    `t` overrides the event's own time (the hub's receive time when the edge clock is wrong).
+    """
     point = (Point("events").tag("home", home).tag("device", event.device)
              .tag("kind", event.kind).tag("severity", event.severity.value)
              .field("id", event.id).field("count", 1.0)
-             .time(round(event.t * 1e9), WritePrecision.NS))
+             .time(round((event.t if t is None else t) * 1e9), WritePrecision.NS))
     return str(point.to_line_protocol())
 
 

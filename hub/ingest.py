@@ -1,7 +1,18 @@
-"""The hub's one MQTT seam: a persistent session that acknowledges only what it has stored.
+"""The hub's one MQTT seam: persistent sessions that acknowledge only what was stored.
+
+Two lanes, each its own MQTT session, subscription and worker, so that nothing queued on one
+can hold back the other: the **control** lane carries events, agent and device status and
+command acks; the **readings** lane carries reading batches. A call behind a backlog of a
+million readings is handled as soon as it arrives.
 
 aiomqtt has no manual acknowledgement, but its paho client does (`manual_ack_set`, `ack`):
 with it, a message the hub had not stored when it died is delivered again by the broker.
+
+Nothing stalls a lane: a message that does not decode is a counted rejection; one whose
+handling fails is retried `max_attempts` times and then handed to the dead-letter store,
+acknowledged, and the lane moves on. Only when the dead-letter store itself fails is the
+message left unacknowledged (the fault is the hub's, not the message's) and the lane
+reconnects to have it delivered again.
 """
 
 from __future__ import annotations
@@ -9,8 +20,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 import aiomqtt
 
@@ -20,54 +33,99 @@ from hub.config import MqttSection
 log = logging.getLogger(__name__)
 
 Handler = Callable[[str, wire.Channel, str | None, wire.Message], Awaitable[None]]
+# (topic, payload, error, attempts) -> None; raises when the message could not be kept.
+DeadLetterSink = Callable[[str, bytes, str, int], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Lane:
+    """One MQTT session of the hub and what it subscribes to."""
+
+    name: str
+    client_suffix: str
+    subscriptions: tuple[str, ...]
+    # Topics an older session of this client id may still hold; dropped on connect.
+    unsubscribe: tuple[str, ...] = ()
+
+
+_READINGS = f"{wire.TOPIC_ROOT}/+/readings"
+CONTROL = Lane("control", "", tuple(t for t in wire.HUB_SUBSCRIPTIONS if t != _READINGS),
+               unsubscribe=(_READINGS,))
+READINGS = Lane("readings", "-readings", (_READINGS,))
+LANES = (CONTROL, READINGS)
 
 
 class Ingest:
     """Receive, validate and hand over every message; count what is rejected and why."""
 
-    def __init__(self, config: MqttSection, handler: Handler) -> None:
+    def __init__(self, config: MqttSection, handler: Handler, *,
+                 dead_letter: DeadLetterSink | None = None, max_attempts: int = 3,
+                 retry_base_s: float = 0.2) -> None:
         self.config = config
         self.handler = handler
-        self.connected = False
+        self.dead_letter = dead_letter
+        self.max_attempts = max_attempts
+        self.retry_base_s = retry_base_s
         self.counters: Counter[str] = Counter()
         self.rejected: Counter[str] = Counter()
+        self.lane_connected = {lane.name: False for lane in LANES}
+        # Monotonic time of the last message on any lane (the watchdog's "ingest stopped").
+        self.last_message_at: float | None = None
+        self._clients: dict[str, aiomqtt.Client] = {}
 
-    def _client(self) -> aiomqtt.Client:
+    @property
+    def connected(self) -> bool:
+        """Return True when every lane has its session."""
+        return all(self.lane_connected.values())
+
+    def _client(self, lane: Lane) -> aiomqtt.Client:
         cfg = self.config
         tls = aiomqtt.TLSParameters(ca_certs=str(cfg.ca_file) if cfg.ca_file else None) \
             if cfg.tls else None
         client = aiomqtt.Client(
-            cfg.host, cfg.port, identifier=cfg.client_id, clean_session=False,
-            username=cfg.username, password=cfg.password, tls_params=tls, keepalive=30,
-            protocol=aiomqtt.ProtocolVersion.V311, max_queued_incoming_messages=0)
+            cfg.host, cfg.port, identifier=cfg.client_id + lane.client_suffix,
+            clean_session=False, username=cfg.username, password=cfg.password,
+            tls_params=tls, keepalive=30, protocol=aiomqtt.ProtocolVersion.V311,
+            max_queued_incoming_messages=0)
         # Set before connecting: queued messages arrive right after CONNACK.
         client._client.manual_ack_set(True)
         return client
 
-    async def process(self, topic: str, payload: bytes) -> None:
-        """Validate one message and hand it to the handler; reject malformed ones."""
+    async def process(self, topic: str, payload: bytes) -> wire.Message | None:
+        """Validate one message and hand it to the handler; return None when rejected.
+
+        Rejections are counted by reason; an exception from the handler propagates.
+        """
         self.counters["received"] += 1
         try:
             home, channel, device, message = wire.decode(topic, payload)
         except wire.WireError as exc:
             self.rejected[exc.code] += 1
-            log.warning("rejected message on %s: %s", topic, exc.reason)
-            return
+            log.warning("rejected message on %s: %s", topic[:200], exc.reason)
+            return None
         await self.handler(home, channel, device, message)
         self.counters["accepted"] += 1
+        return message
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Stay subscribed until `stop` is set, reconnecting with backoff."""
+        """Keep every lane subscribed until `stop` is set."""
+        await asyncio.gather(*(self._run_lane(lane, stop) for lane in LANES))
+
+    async def _run_lane(self, lane: Lane, stop: asyncio.Event) -> None:
         delay = 0.5
         while not stop.is_set():
             try:
-                async with self._client() as client:
-                    self.connected = True
-                    delay = 0.5
-                    for topic in wire.HUB_SUBSCRIPTIONS:
+                async with self._client(lane) as client:
+                    for topic in lane.unsubscribe:
+                        await client.unsubscribe(topic)
+                    for topic in lane.subscriptions:
                         await client.subscribe(topic, qos=1)
-                    log.info("subscribed to %s:%d", self.config.host, self.config.port)
-                    reader = asyncio.create_task(self._read(client))
+                    self.lane_connected[lane.name] = True
+                    self._clients[lane.name] = client
+                    delay = 0.5
+                    log.info("%s lane subscribed to %s:%d", lane.name, self.config.host,
+                             self.config.port)
+                    reader = asyncio.create_task(self._read(lane, client))
                     stopper = asyncio.create_task(stop.wait())
                     done, _ = await asyncio.wait({reader, stopper},
                                                  return_when=asyncio.FIRST_COMPLETED)
@@ -76,9 +134,11 @@ class Ingest:
                     if reader in done and not reader.cancelled() and reader.exception():
                         raise reader.exception()  # type: ignore[misc]
             except aiomqtt.MqttError as exc:
-                log.warning("broker connection: %s; retrying in %.1f s", exc, delay)
+                log.warning("%s lane: broker connection: %s; retrying in %.1f s", lane.name,
+                            exc, delay)
             finally:
-                self.connected = False
+                self.lane_connected[lane.name] = False
+                self._clients.pop(lane.name, None)
             if stop.is_set():
                 break
             try:
@@ -87,21 +147,60 @@ class Ingest:
                 pass
             delay = min(delay * 2, 30.0)
 
-    async def _read(self, client: aiomqtt.Client) -> None:
+    async def _read(self, lane: Lane, client: aiomqtt.Client) -> None:
         async for message in client.messages:
+            self.last_message_at = time.monotonic()
+            self.counters[f"{lane.name}_received"] += 1
             payload = message.payload
             data = payload if isinstance(payload, bytes) else str(payload or "").encode()
-            for attempt in range(3):
-                try:
-                    await self.process(message.topic.value, data)
-                    break
-                except Exception:
-                    self.counters["handler_errors"] += 1
-                    log.exception("storing a message on %s failed (attempt %d)",
-                                  message.topic.value, attempt + 1)
-                    await asyncio.sleep(0.2 * 2 ** attempt)
-            else:
-                # Not acknowledged: reconnecting makes the broker deliver it again.
-                raise aiomqtt.MqttError("could not store a message; reconnecting")
-            if message.qos > 0:
+            topic = message.topic.value
+            if await self._handle_with_retries(topic, data, client) and message.qos > 0:
                 client._client.ack(message.mid, message.qos)
+            # The iterator does not yield while messages are queued: let the other lane run.
+            await asyncio.sleep(0)
+
+    async def _handle_with_retries(self, topic: str, data: bytes,
+                                   client: aiomqtt.Client) -> bool:
+        """Handle one message; return True when it may be acknowledged."""
+        error = ""
+        for attempt in range(self.max_attempts):
+            try:
+                decoded = await self.process(topic, data)
+            except Exception as exc:
+                self.counters["handler_errors"] += 1
+                error = f"{type(exc).__name__}: {exc}"[:2000]
+                log.exception("storing a message on %s failed (attempt %d of %d)", topic[:200],
+                              attempt + 1, self.max_attempts)
+                if attempt + 1 < self.max_attempts:
+                    await asyncio.sleep(self.retry_base_s * 2 ** attempt)
+                continue
+            if isinstance(decoded, wire.Event):
+                await self._receipt(client, topic, decoded)
+            return True
+        return await self._to_dead_letter(topic, data, error)
+
+    async def _to_dead_letter(self, topic: str, data: bytes, error: str) -> bool:
+        if self.dead_letter is None:
+            # Without a store the only safe course is not to acknowledge.
+            raise aiomqtt.MqttError("could not store a message; reconnecting")
+        try:
+            await self.dead_letter(topic, data, error, self.max_attempts)
+        except Exception as exc:
+            self.counters["dead_letter_errors"] += 1
+            log.exception("dead-letter store failed for a message on %s", topic[:200])
+            raise aiomqtt.MqttError("could not keep a failed message; reconnecting") from exc
+        self.counters["dead_letters"] += 1
+        log.error("message on %s moved to the dead-letter store after %d attempts: %s",
+                  topic[:200], self.max_attempts, error)
+        return True
+
+    async def _receipt(self, client: aiomqtt.Client, topic: str, event: wire.Event) -> None:
+        # The agent keeps an event until this arrives; a lost receipt only costs a re-send.
+        home = topic.split("/")[2]
+        payload = wire.encode(wire.Receipt(ids=[event.id], t=time.time()))
+        try:
+            await client.publish(wire.receipts_topic(home), payload, qos=1, timeout=5)
+            self.counters["receipts"] += 1
+        except aiomqtt.MqttError as exc:
+            self.counters["receipt_errors"] += 1
+            log.warning("receipt for %s to %s not sent: %s", event.id, home, exc)

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from bedwatch import wire
 from hub.alerts import AlertEngine, Clock, SystemClock
 from hub.config import ConfigError, HubConfig, load_config
-from hub.db import AgentState, EventRecord, make_engine, make_sessionmaker
+from hub.db import AgentState, DeadLetter, EventRecord, make_engine, make_sessionmaker
 from hub.influx import InfluxWriter, event_point, reading_point
 from hub.ingest import Ingest
 from hub.pager import ApprisePager, Notifier
@@ -76,7 +76,7 @@ class Hub:
                                   secret=config.api.secret, public_url=config.api.public_url,
                                   clock=self.clock, ack_link_ttl_s=config.api.ack_link_ttl_s,
                                   config=config)
-        self.ingest = Ingest(config.mqtt, self.handle)
+        self.ingest = Ingest(config.mqtt, self.handle, dead_letter=self.store_dead_letter)
         self.page_wake = asyncio.Event()
         self._changed = asyncio.Event()
         self.duplicates = 0
@@ -118,26 +118,45 @@ class Hub:
                      message.detail)
 
     def _on_event(self, home: str, event: wire.Event) -> None:
+        now = self.clock.now()
         with self.sessions() as session:
-            if session.get(EventRecord, event.id) is not None:
+            if session.get(EventRecord, (home, event.id)) is not None:
                 self.duplicates += 1
                 log.info("duplicate event %s from %s ignored", event.id, home)
                 return
             self._received_order += 1
+            trusted = event.trusted_time()
             record = EventRecord(id=event.id, home=home, device=event.device, kind=event.kind,
                                  severity=event.severity.value, seq=event.seq, t=event.t,
-                                 data=event.data, received_at=self.clock.now(),
-                                 received_order=self._received_order)
+                                 data=event.data, received_at=now,
+                                 received_order=self._received_order,
+                                 clock_untrusted=not trusted)
             session.add(record)
-            alert = self.alerts.on_event(session, home, event.kind, event.device, event.t,
-                                         event.data)
+            # A wrong edge clock never delays or drops a page: go by the hub's receive time.
+            t = event.t if trusted else now
+            data = event.data if trusted else {**event.data, "edge_t": event.t,
+                                               "clock_untrusted": True}
+            alert = self.alerts.on_event(session, home, event.kind, event.device, t, data)
             if alert is not None:
                 record.alert_id = alert.id
             session.commit()
-        self.writer.add([event_point(home, event)])
+        self.writer.add([event_point(home, event, t)])
         if alert is not None:
             self.page_wake.set()
             self.notify_change()
+
+    async def store_dead_letter(self, topic: str, payload: bytes, error: str,
+                                attempts: int) -> None:
+        """Keep a message that could not be stored, and tell the desk (once per kind of fault)."""
+        now = self.clock.now()
+        parts = topic.split("/")
+        home = parts[2][:64] if len(parts) > 2 and wire.ID_RE.match(parts[2]) else None
+        with self.sessions() as session:
+            session.add(DeadLetter(at=now, topic=wire.clean_text(topic, 512), payload=payload,
+                                   error=wire.clean_text(error, 4000), attempts=attempts,
+                                   home=home))
+            session.commit()
+        log.error("dead letter from %s: %s", home or "?", error)
 
     def _on_agent_status(self, home: str, status: wire.AgentStatus) -> None:
         now = self.clock.now()

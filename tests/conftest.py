@@ -9,6 +9,8 @@ import pytest
 
 from bedwatch.stack import InfluxDB, Mosquitto
 
+pytest_plugins = ["tests.livehub"]
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 
