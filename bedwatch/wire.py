@@ -80,6 +80,9 @@ DEFAULT_SEVERITY: dict[str, Severity] = {
     "reposition_due": Severity.LOW,
     "sensor_fault": Severity.LOW,
     "sensor_recovered": Severity.INFO,
+    "firmware_unknown": Severity.LOW,
+    "agent_degraded": Severity.CRITICAL,
+    "agent_recovered": Severity.INFO,
 }
 
 

@@ -74,7 +74,7 @@ def main() -> int:
     minutes = 10  # the mat's renderer is slow; its hour is ten minutes six times over
     mat_frames = list(mat_stream([Segment("standing", 60 * minutes)], seed=1).frames())
     mat = [(t + k * 60 * minutes, f) for k in range(6) for t, f in mat_frames]
-    radar = [(0.0, radar_frame(0x02, 0xA4, b"G60SM1SYv020315"))] + [
+    radar = [(0.0, radar_frame(0x02, 0xA4, b"G60SM1SYv010009"))] + [
         (float(s), radar_frame(c, k, bytes([v])))
         for s in range(int(HOUR)) for c, k, v in ((0x80, 0x01, 1), (0x84, 0x01, 1),
                                                   (0x81, 0x02, 14), (0x85, 0x02, 62))]

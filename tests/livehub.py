@@ -9,14 +9,16 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import aiomqtt
 import pytest
 
 from bedwatch.sink import NotificationSink
 from bedwatch.stack import InfluxDB, Mosquitto
-from hub.service import Hub
-from tests.hub.conftest import site_config
+
+if TYPE_CHECKING:
+    from hub.service import Hub
 
 T = 1_764_000_000.0
 
@@ -24,6 +26,10 @@ T = 1_764_000_000.0
 @pytest.fixture
 async def live_hub(tmp_path: Path, mosquitto: Mosquitto, influxdb: InfluxDB
                    ) -> AsyncIterator[tuple[Hub, NotificationSink]]:
+    # Imported here: this plugin is loaded for every test, edge-only ones included.
+    from hub.service import Hub
+    from tests.hub.conftest import site_config
+
     sink = NotificationSink().start()
     database = f"t_{uuid.uuid4().hex[:8]}"
     config = site_config(
