@@ -26,9 +26,7 @@ from datetime import UTC, datetime
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from edge.drivers.bp_cuff import (
-    AND_CUSTOM,
-    AND_REQUEST_MEMORY,
+from edge.drivers.ble_bps import (
     BLOOD_PRESSURE_FEATURE,
     BLOOD_PRESSURE_MEASUREMENT,
     BLOOD_PRESSURE_RECORD,
@@ -44,6 +42,7 @@ from edge.drivers.bp_cuff import (
     RACP_SUCCESS,
     RECORD_ACCESS_CONTROL_POINT,
 )
+from edge.drivers.bp_cuff import AND_CUSTOM, AND_REQUEST_MEMORY
 
 SFLOAT_NAN = 0x07FF
 RACP_OPERATOR_NOT_SUPPORTED = 0x04

@@ -16,9 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edge.drivers.base import DeviceEvent, DeviceHealth, DriverItem, Reading
-from edge.drivers.bp_cuff import (
-    AND_CUSTOM,
-    AND_REQUEST_MEMORY,
+from edge.drivers.ble_bps import (
     BLOOD_PRESSURE_MEASUREMENT,
     BLOOD_PRESSURE_RECORD,
     DATE_TIME,
@@ -27,8 +25,6 @@ from edge.drivers.bp_cuff import (
     RECORD_ACCESS_CONTROL_POINT,
     SYSTOLIC_MMHG,
     BloodPressureMeasurement,
-    BpCuffConfig,
-    BpCuffDriver,
     CuffDataError,
     RecordAssembler,
     decode_cuff_pressure,
@@ -41,6 +37,7 @@ from edge.drivers.bp_cuff import (
     racp_report_from,
     sfloat,
 )
+from edge.drivers.bp_cuff import AND_CUSTOM, AND_REQUEST_MEMORY, BpCuffConfig, BpCuffDriver
 from firmware_sim.bp_cuff import (
     CuffMemory,
     Measurement,
