@@ -111,8 +111,10 @@ class Hub:
                 fields["battery_pct"] = message.battery_pct
             for name, count in message.errors.items():
                 fields[f"errors_{name}"[:48]] = count
+            # A device status from a wrong edge clock is charted at the hub's receive time.
+            t = message.t if wire.plausible_time(message.t) else self.clock.now()
             self.writer.add([reading_point(home, wire.Reading(
-                device=message.device, kind="device_status", t=message.t, fields=fields))])
+                device=message.device, kind="device_status", t=t, fields=fields))])
         elif isinstance(message, wire.CommandAck):
             log.info("%s acknowledged command %s: ok=%s %s", home, message.id, message.ok,
                      message.detail)
