@@ -31,7 +31,7 @@ class MqttConfig(BaseModel):
 
 
 class OutboxConfig(BaseModel):
-    """Where messages wait until the broker has them."""
+    """Where messages wait until the broker (readings, status) or the hub (events) has them."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -40,6 +40,20 @@ class OutboxConfig(BaseModel):
         100_000, ge=100,
         description="Reading batches kept while offline; beyond it the oldest are shed. "
                     "Events are never shed.",
+    )
+    max_memory_readings: int = Field(
+        200, ge=0,
+        description="Reading batches held in memory while the disk refuses writes; beyond "
+                    "it the oldest are shed. Events held in memory are never shed.",
+    )
+    receipt_timeout_s: float = Field(
+        10.0, gt=0, le=3600,
+        description="An event published without the hub's receipt within this time is sent "
+                    "again (same id); the wait doubles on each try.",
+    )
+    receipt_timeout_max_s: float = Field(
+        300.0, gt=0, le=86_400,
+        description="The longest wait between two sends of an event without a receipt.",
     )
 
 
@@ -66,6 +80,10 @@ class AgentConfig(BaseModel):
     outbox: OutboxConfig = Field(default_factory=OutboxConfig)
     status_interval_s: float = Field(30.0, gt=0, description="How often to publish status.")
     batch_interval_s: float = Field(1.0, gt=0, description="How often readings are batched.")
+    restart_min_s: float = Field(
+        1.0, gt=0, description="First wait before a crashed driver is started again.")
+    restart_max_s: float = Field(
+        60.0, gt=0, description="Longest wait between restarts of a driver that keeps crashing.")
     devices: list[DeviceConfig] = Field(
         default_factory=list, description="The devices of this home."
     )

@@ -8,6 +8,7 @@ an injected clock so escalation is tested by advancing time.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import dataclass, replace
@@ -15,15 +16,17 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bedwatch import wire
 from hub import tokens
 from hub.config import HubConfig, RuleOverride, SiteSection
 from hub.db import Alert, AuditEntry, Caregiver, Delivery, Home, Page, Silence, Site
-from hub.pager import Notifier
+from hub.pager import DeliveryResult, Notifier, redact
+from hub.registry import HUB_HOME
 from hub.rota import on_duty
+from hub.watchdog import is_mass_outage
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +34,9 @@ STATES = ("open", "acknowledged", "on_site", "resolved")
 ACTIVE_STATES = ("open", "acknowledged", "on_site")
 RESOLUTIONS = ("real", "false_alarm", "test", "resolved_remotely", "auto")
 MAX_PAGE_ATTEMPTS = 12
+# Page levels outside the site's chain: the resident's doctor, and the organisation's desk.
+DOCTOR_LEVEL = -1
+DESK_LEVEL = -2
 
 
 class Clock(Protocol):
@@ -51,12 +57,14 @@ class AlertRule:
     group_by_device: bool = False
     resolved_by: frozenset[str] = frozenset()  # event kinds that auto-resolve it
     notify_doctor: bool = False
+    notify_desk: bool = False  # also page the organisation's desk at once
 
 
 _DEVICE_BACK = frozenset({"device_recovered"})
 RULES: dict[str, AlertRule] = {
     **{kind: AlertRule("critical") for kind in sorted(wire.LIFE_SAFETY_KINDS)},
-    "agent_offline": AlertRule("high", resolved_by=frozenset({"agent_online"})),
+    "agent_offline": AlertRule("high", resolved_by=frozenset({"agent_online"}),
+                               notify_desk=True),
     "device_silent": AlertRule("high", group_by_device=True, resolved_by=_DEVICE_BACK),
     "bp_crisis": AlertRule("high", notify_doctor=True),
     "news2_medium": AlertRule("high", notify_doctor=True),
@@ -74,7 +82,21 @@ RULES: dict[str, AlertRule] = {
     "sensor_fault": AlertRule("low", page=False, group_by_device=True,
                               resolved_by=frozenset({"sensor_recovered"})),
     "reposition_due": AlertRule("low", page=False),
+    # The registry: a home sends but nobody has registered it (paged to the desk).
+    "unknown_home": AlertRule("high"),
+    # The hub itself (home HUB_HOME), paged to the technicians by the watchdog and the pager.
+    "broker_down": AlertRule("high"),
+    "influx_down": AlertRule("high"),
+    "ingest_stalled": AlertRule("high"),
+    "pages_failing": AlertRule("high"),
+    "homes_offline_many": AlertRule("high"),
+    # A message the hub received but could not store (it may hold a call): the desk looks.
+    "dead_letter": AlertRule("high", notify_desk=True),
+    # A home whose edge clock is wrong: its events are paged by the hub's clock meanwhile.
+    "edge_clock_wrong": AlertRule("low", page=False, resolved_by=frozenset({"edge_clock_ok"})),
 }
+HUB_KINDS = frozenset({"broker_down", "influx_down", "ingest_stalled", "pages_failing",
+                       "homes_offline_many", "dead_letter"})
 
 KIND_TEXT = {
     "call": "Call button pressed",
@@ -95,6 +117,14 @@ KIND_TEXT = {
     "tachypnea": "Breathing fast",
     "news2_medium": "Early-warning score medium: urgent review",
     "news2_high": "Early-warning score high: emergency review",
+    "unknown_home": "A home that is not registered is sending",
+    "broker_down": "The hub cannot reach the MQTT broker",
+    "influx_down": "The hub cannot write to InfluxDB",
+    "ingest_stalled": "The hub has received nothing while homes are online",
+    "pages_failing": "Pages fail on every channel of a person",
+    "homes_offline_many": "Many home units went offline at once",
+    "dead_letter": "A message could not be stored: see the dead-letter list",
+    "edge_clock_wrong": "The home unit's clock is wrong",
 }
 REASON_TEXT = {
     "alert": "",
@@ -167,6 +197,8 @@ class AlertEngine:
                  data: dict[str, Any] | None = None) -> Alert | None:
         """Apply one stored event; return the alert it opened or joined (None: no alert)."""
         now = self.clock.now()
+        if kind != "unknown_home":
+            self.note_unknown_home(session, home, device)
         self._recovered(session, home, kind, device, now)
         rule = self.rule_for(home, kind)
         if rule is None:
@@ -196,17 +228,116 @@ class AlertEngine:
                 alert.arrival_due_at = now + site_row.arrival_target_s
             alert.next_reminder_at = now + site_cfg.reminder_every_s
             alert.next_escalation_at = now + steps[1].after_s if len(steps) > 1 else None
+        elif rule.page:
+            # No site answers it (an unregistered home, the hub itself): the organisation does.
+            alert.next_reminder_at = now + self.config.organisation.reminder_every_s
         session.add(alert)
         session.flush()
         self.counters["alerts_opened"] += 1
         self._audit(session, "system", "opened", alert, {"device": device, "t": t})
         if rule.notify_doctor:
             self._page_people(session, alert, self._doctors(session, home), "doctor", now,
-                              level=-1)
-        if alert.paging and not self._page_level(session, alert, 0, "alert", now):
+                              level=DOCTOR_LEVEL)
+        if not alert.paging:
+            return alert
+        if not self._page_level(session, alert, 0, "alert", now):
             self._skip_empty_level(alert, now)
             self._escalate(session, alert, now)
+        if rule.notify_desk and (site_cfg is not None or home == HUB_HOME) and \
+                not (kind == "agent_offline" and self._group_outage(session, now)):
+            self._page_level(session, alert, DESK_LEVEL, "alert", now)
         return alert
+
+    def note_unknown_home(self, session: Session, home: str, source: str) -> Alert | None:
+        """Raise `unknown_home` (once per home while open) when a home is not registered."""
+        if home == HUB_HOME or session.get(Home, home) is not None:
+            return None
+        log.warning("message from unregistered home %s: paging the desk", home)
+        return self.on_event(session, home, "unknown_home", source, self.clock.now(), {})
+
+    # -- the hub's own alerts ----------------------------------------------------------------------
+
+    def raise_hub_alert(self, session: Session, kind: str, since: float,
+                        data: dict[str, Any] | None = None) -> Alert:
+        """Open (or join) an alert about the hub itself; it pages the technicians."""
+        alert = self.on_event(session, HUB_HOME, kind, "hub", since,
+                              {"since": since, **(data or {})})
+        assert alert is not None, f"{kind} has no rule"
+        return alert
+
+    def active_hub_alert(self, session: Session, kind: str) -> Alert | None:
+        """Return the unresolved alert of a kind about the hub itself, if any."""
+        return session.scalars(select(Alert).where(
+            Alert.home == HUB_HOME, Alert.kind == kind, Alert.state.in_(ACTIVE_STATES))
+            .order_by(Alert.id.desc()).limit(1)).first()
+
+    def resolve_hub_alert(self, session: Session, kind: str, what: str) -> Alert | None:
+        """Resolve the hub's alert of a kind on recovery, with how long the outage lasted."""
+        alert = self.active_hub_alert(session, kind)
+        if alert is None:
+            return None
+        now = self.clock.now()
+        minutes = round((now - float(alert.data.get("since", alert.opened_at))) / 60, 1)
+        alert.data = {**alert.data, "outage_minutes": minutes}
+        self._set_state(session, alert, "resolved", "system", now, resolution="auto",
+                        note=f"{what} after {minutes:g} min")
+        return alert
+
+    def _group_outage(self, session: Session, now: float) -> bool:
+        """Fold homes gone offline together into one alert to the technicians.
+
+        Return True when this outage is grouped: the desk is then not paged per home.
+        """
+        cfg = self.config.watchdog
+        recent = list(session.scalars(select(Alert).where(
+            Alert.kind == "agent_offline", Alert.state.in_(ACTIVE_STATES),
+            Alert.recovered_at.is_(None), Alert.home != HUB_HOME,
+            Alert.opened_at >= now - cfg.homes_offline_window_s)))
+        homes = sorted({a.home for a in recent})
+        total = session.scalar(select(func.count()).select_from(Home)) or 0
+        group = self.active_hub_alert(session, "homes_offline_many")
+        if group is None and not is_mass_outage(len(homes), total, cfg):
+            return False
+        if group is None:
+            group = self.raise_hub_alert(session, "homes_offline_many",
+                                         min(a.opened_at for a in recent))
+        homes = sorted(set(group.data.get("homes", [])) | set(homes))
+        group.data = {**group.data, "homes": homes, "homes_total": total}
+        for alert in recent:
+            alert.data = {**alert.data, "grouped_in": group.id}
+            for page in session.scalars(select(Page).where(
+                    Page.alert_id == alert.id, Page.level == DESK_LEVEL,
+                    Page.state == "pending")):
+                page.state = "cancelled"
+        self._audit(session, "system", "homes_grouped", group, {"homes": homes})
+        return True
+
+    def _settle_outage(self, session: Session) -> None:
+        group = self.active_hub_alert(session, "homes_offline_many")
+        if group is None:
+            return
+        still = session.scalars(select(Alert.id).where(
+            Alert.kind == "agent_offline", Alert.home.in_(group.data.get("homes", [])),
+            Alert.state.in_(ACTIVE_STATES), Alert.recovered_at.is_(None))).first()
+        if still is None:
+            self.resolve_hub_alert(session, "homes_offline_many", "every home back online")
+
+    def _person_unreachable(self, session: Session, person: Caregiver, now: float) -> None:
+        alert = self.active_hub_alert(session, "pages_failing")
+        if alert is not None and person.id in alert.data.get("people", []):
+            return
+        alert = self.raise_hub_alert(session, "pages_failing", now)
+        alert.data = {**alert.data, "people": sorted({*alert.data.get("people", []),
+                                                      person.id})}
+
+    def _person_reachable(self, session: Session, person_id: str) -> None:
+        alert = self.active_hub_alert(session, "pages_failing")
+        if alert is None or person_id not in alert.data.get("people", []):
+            return
+        left = [p for p in alert.data.get("people", []) if p != person_id]
+        alert.data = {**alert.data, "people": left}
+        if not left:
+            self.resolve_hub_alert(session, "pages_failing", "pages delivered again")
 
     def _recovered(self, session: Session, home: str, kind: str, device: str,
                    now: float) -> None:
@@ -222,11 +353,20 @@ class AlertEngine:
                 query = query.where(Alert.device == device)
             for alert in session.scalars(query):
                 if self.config.flap_hold_s <= 0:
-                    self._set_state(session, alert, "resolved", "system", now,
-                                    resolution="auto", note=f"{kind} received")
+                    alert.recovered_at = now
+                    self._auto_resolve(session, alert, now, f"{kind} received")
                 elif alert.recovered_at is None:
                     alert.recovered_at = now
                     self._audit(session, "system", "recovering", alert, {"event": kind})
+
+    def _auto_resolve(self, session: Session, alert: Alert, now: float, note: str) -> None:
+        if alert.kind == "agent_offline":
+            # How long nobody could see this home: the desk reports it, the family asks it.
+            back = alert.recovered_at if alert.recovered_at is not None else now
+            minutes = round((back - alert.opened_at) / 60, 1)
+            alert.data = {**alert.data, "blind_minutes": minutes}
+            note = f"home unit back online; the home was blind for {minutes:g} min"
+        self._set_state(session, alert, "resolved", "system", now, resolution="auto", note=note)
 
     # -- who is paged ----------------------------------------------------------------------------
 
@@ -234,13 +374,31 @@ class AlertEngine:
         return list(session.scalars(select(Caregiver).where(
             Caregiver.home_id == home, Caregiver.role == "doctor", Caregiver.active)))
 
+    def organisation_people(self, session: Session, role: str) -> list[Caregiver]:
+        """Return the active desk (`desk`) or technicians (`technician`), with stand-ins.
+
+        No technicians: the desk stands in. No desk: every standing supervisor of every site,
+        because a page must never go to nobody.
+        """
+        people = list(session.scalars(select(Caregiver).where(
+            Caregiver.role == role, Caregiver.active).order_by(Caregiver.id)))
+        if people:
+            return people
+        if role == "technician":
+            return self.organisation_people(session, "desk")
+        log.warning("no desk configured: the sites' supervisors stand in")
+        return list(session.scalars(select(Caregiver).where(
+            Caregiver.role == "supervisor", Caregiver.home_id.is_(None), Caregiver.active)
+            .order_by(Caregiver.id)))
+
     def recipients(self, session: Session, alert: Alert, level: int) -> list[Caregiver]:
         """Return who is paged at an escalation level of an alert, by the rota at this time."""
+        if alert.home == HUB_HOME:
+            return self.organisation_people(session, "technician")
         home = session.get(Home, alert.home)
         site_cfg = self._site(session, alert.home)[1]
-        if home is None or site_cfg is None:
-            log.error("alert %s for unregistered home %s: nobody to page", alert.id, alert.home)
-            return []
+        if level == DESK_LEVEL or home is None or site_cfg is None:
+            return self.organisation_people(session, "desk")
         role = site_cfg.escalation[min(level, len(site_cfg.escalation) - 1)].role
         if role == "family":
             query = select(Caregiver).where(Caregiver.home_id == alert.home,
@@ -294,6 +452,21 @@ class AlertEngine:
                                         if nxt < len(steps) else None)
             if not paged:
                 self._skip_empty_level(alert, now)
+        self._desk_if_nobody(session, alert, now)
+
+    def _desk_if_nobody(self, session: Session, alert: Alert, now: float) -> None:
+        """Page the desk when the chain has ended and nobody on it was ever paged."""
+        if alert.next_escalation_at is not None or alert.home == HUB_HOME:
+            return
+        if session.get(Home, alert.home) is None:
+            return  # the desk already holds level 0 of an unregistered home
+        staff_paged = session.scalars(select(Page.id).where(
+            Page.alert_id == alert.id, Page.level >= 0)).first()
+        desk_paged = session.scalars(select(Page.id).where(
+            Page.alert_id == alert.id, Page.level == DESK_LEVEL)).first()
+        if staff_paged is None and desk_paged is None:
+            self._audit(session, "system", "chain_empty", alert, {"to": "desk"})
+            self._page_level(session, alert, DESK_LEVEL, "escalation", now)
 
     # -- timers ----------------------------------------------------------------------------------
 
@@ -304,8 +477,7 @@ class AlertEngine:
             for alert in session.scalars(select(Alert).where(Alert.state.in_(ACTIVE_STATES))):
                 if alert.recovered_at is not None and \
                         now - alert.recovered_at >= self.config.flap_hold_s:
-                    self._set_state(session, alert, "resolved", "system", now,
-                                    resolution="auto", note="device back")
+                    self._auto_resolve(session, alert, now, "device back")
                     continue
                 if not alert.paging:
                     continue
@@ -326,17 +498,25 @@ class AlertEngine:
                     self.counters["sla_arrival_breaches"] += 1
                     self._audit(session, "system", "sla_arrival_breached", alert, {})
                     self._page_role(session, alert, "supervisor", "sla_arrival", now)
+            self._settle_outage(session)
             session.commit()
 
     def _remind(self, session: Session, alert: Alert, now: float) -> None:
         site_cfg = self._site(session, alert.home)[1]
-        assert site_cfg is not None
         self.counters["reminders"] += 1
         held = session.scalars(select(AuditEntry.id).where(
             AuditEntry.alert_id == alert.id, AuditEntry.action == "page_held")).first()
+        reason = "silence_end" if held else "reminder"
+        desk_paged = session.scalars(select(Page.id).where(
+            Page.alert_id == alert.id, Page.level == DESK_LEVEL)).first() is not None
         for level in range(alert.level + 1):
-            self._page_level(session, alert, level, "silence_end" if held else "reminder", now)
-        alert.next_reminder_at = now + site_cfg.reminder_every_s
+            self._page_level(session, alert, level, reason, now)
+        if desk_paged and "grouped_in" not in alert.data:
+            self._page_level(session, alert, DESK_LEVEL, reason, now)
+        else:
+            self._desk_if_nobody(session, alert, now)
+        alert.next_reminder_at = now + (site_cfg.reminder_every_s if site_cfg is not None
+                                        else self.config.organisation.reminder_every_s)
 
     def _page_role(self, session: Session, alert: Alert, role: str, reason: str,
                    now: float) -> None:
@@ -368,9 +548,17 @@ class AlertEngine:
         """Return the title and body of a page: who, where, what, since when, and the link."""
         home = session.get(Home, alert.home)
         site = session.get(Site, home.site_id) if home else None
-        resident = home.resident_name if home else "unknown resident"
+        if alert.home == HUB_HOME:
+            resident, where = "the hub itself", "the hub"
+        elif home is None:
+            resident = "unregistered home"
+            where = f"{alert.home} (not in the registry: add it to the hub's config)"
+        else:
+            resident = home.resident_name
+            where = alert.home + (f", {home.address}" if home.address else "")
+        zone = site.timezone if site else self.config.organisation.timezone
         since_utc = datetime.fromtimestamp(alert.first_event_t, UTC)
-        local = since_utc.astimezone(ZoneInfo(site.timezone)) if site else since_utc
+        local = since_utc.astimezone(ZoneInfo(zone))
         what = KIND_TEXT.get(alert.kind, alert.kind.replace("_", " "))
         device = alert.data.get("device", "")
         title = (f"{REASON_TEXT.get(reason, '')}[{alert.severity.upper()}] {what}: "
@@ -378,7 +566,7 @@ class AlertEngine:
         lines = [
             f"What: {what} (device {device}, alert #{alert.id})",
             f"Who: {resident}",
-            f"Where: {alert.home}" + (f", {home.address}" if home and home.address else ""),
+            f"Where: {where}",
             f"Since: {local:%Y-%m-%d %H:%M:%S} local ({since_utc:%H:%M:%S} UTC)",
         ]
         if alert.event_count > 1:
@@ -386,8 +574,9 @@ class AlertEngine:
         if alert.acknowledged_by:
             lines.append(f"Acknowledged by: {alert.acknowledged_by}")
         evidence = {k: v for k, v in alert.data.items() if k != "device"}
-        if evidence and reason == "doctor":
-            lines.append("Readings: " + ", ".join(f"{k}={v}" for k, v in evidence.items()))
+        if evidence and (reason == "doctor" or alert.home == HUB_HOME):
+            label = "Readings: " if reason == "doctor" else "Details: "
+            lines.append(label + ", ".join(f"{k}={v}" for k, v in evidence.items()))
         if reason != "doctor":
             lines.append(f"Acknowledge: {self.ack_link(alert.id, caregiver.id)}")
             lines.append(f"Your alerts: {self.desk_link(caregiver.id)}")
@@ -421,7 +610,7 @@ class AlertEngine:
                 title, body = self.compose(session, alert, caregiver, page.reason)
                 delivered = False
                 for url in caregiver.notify:  # fall through the channels in order
-                    result = await self.notifier.deliver(url, title, body)
+                    result = await self._deliver(url, title, body)
                     session.add(Delivery(page_id=page.id, alert_id=alert.id,
                                          caregiver_id=caregiver.id, channel=result.channel,
                                          ok=result.ok, error=result.error, at=self.clock.now()))
@@ -437,14 +626,28 @@ class AlertEngine:
                     self._audit(session, "system", "paged", alert,
                                 {"caregiver": caregiver.id, "attempt": page.attempts,
                                  "reason": page.reason, "level": page.level})
+                    self._person_reachable(session, caregiver.id)
                 elif page.attempts >= MAX_PAGE_ATTEMPTS:
                     page.state = "failed"
                     self._audit(session, "system", "page_failed", alert,
                                 {"caregiver": caregiver.id, "attempts": page.attempts})
                 else:
                     page.next_attempt_at = now + min(5.0 * 2 ** (page.attempts - 1), 300.0)
+                if not delivered and \
+                        page.attempts >= self.config.watchdog.page_failures_before_alert:
+                    self._person_unreachable(session, caregiver, now)
                 session.commit()  # each page's outcome is kept even if a later one fails
         return sent
+
+    async def _deliver(self, url: str, title: str, body: str) -> DeliveryResult:
+        """Deliver on one channel, bounded: a channel that hangs must not hold up the rest."""
+        timeout = self.config.pager.delivery_timeout_s
+        try:
+            return await asyncio.wait_for(self.notifier.deliver(url, title, body), timeout)
+        except TimeoutError:
+            log.warning("delivery on %s took over %.0f s; trying the next channel",
+                        redact(url), timeout)
+            return DeliveryResult(False, redact(url), f"no answer within {timeout:g} s")
 
     # -- people act ------------------------------------------------------------------------------
 

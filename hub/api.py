@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import hmac
 import html
 import time
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from fastapi import FastAPI, HTTPException, Query, Request, Response
+from fastapi import FastAPI, HTTPException, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
@@ -15,10 +16,46 @@ from sqlalchemy import func, select
 from hub import tokens
 from hub.alerts import ACTIVE_STATES, KIND_TEXT, RESOLUTIONS, TransitionError
 from hub.caregiver_page import add_caregiver_routes
-from hub.db import AgentState, Alert, AuditEntry, Delivery, EventRecord, Home
+from hub.db import AgentState, Alert, AuditEntry, Caregiver, DeadLetter, Delivery, EventRecord, Home
+from hub.registry import may, site_of
 
 if TYPE_CHECKING:
     from hub.service import Hub
+
+
+# The largest row id SQL stores hold (signed 64 bit): a larger one is a 422, never a 500.
+MAX_ID = 2**63 - 1
+RowId = Annotated[int, Path(ge=1, le=MAX_ID, description="Row id.")]
+
+
+def clean_text(value: Any) -> Any:
+    """Return `value` with every string made encodable as UTF-8 (lone surrogates escaped).
+
+    Rows written by older versions may hold text that no response could otherwise carry.
+    """
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "backslashreplace").decode("utf-8")
+        return value
+    if isinstance(value, dict):
+        return {clean_text(k): clean_text(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [clean_text(v) for v in value]
+    return value
+
+
+class CleanJSONResponse(JSONResponse):
+    """JSON that never fails on text it was given: bad text is escaped, not a 500."""
+
+    def render(self, content: Any) -> bytes:
+        return super().render(clean_text(content))
+
+
+def bytes_text(payload: bytes) -> str:
+    """Return bytes as text, with what is not UTF-8 escaped (\\xNN) so it can be read."""
+    return payload.decode("utf-8", "backslashreplace")
 
 
 class Transition(BaseModel):
@@ -54,7 +91,7 @@ _PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 
 def create_app(hub: Hub) -> FastAPI:
     """Return the FastAPI application of a running hub."""
-    app = FastAPI(title="bedwatch hub", version="0.1.0")
+    app = FastAPI(title="bedwatch hub", version="0.1.0", default_response_class=CleanJSONResponse)
     expected = f"Bearer {hub.config.api.token}".encode() if hub.config.api.token else None
 
     @app.middleware("http")
@@ -67,11 +104,24 @@ def create_app(hub: Hub) -> FastAPI:
         return response
 
     def _alert(alert_id: int) -> Alert:
+        if not 1 <= alert_id <= MAX_ID:
+            raise HTTPException(404, f"no alert #{alert_id}")
         with hub.sessions() as session:
             alert = session.get(Alert, alert_id)
         if alert is None:
             raise HTTPException(404, f"no alert #{alert_id}")
         return alert
+
+    def _person(person_id: str, action: str, home: str) -> Caregiver:
+        """Return the active person who may do `action` on a home's alerts; else 403."""
+        with hub.sessions() as session:
+            person = session.get(Caregiver, person_id)
+            site = site_of(session, home)
+        if person is None or not person.active:
+            raise HTTPException(403, f"{person_id} is not a registered, active person")
+        if not may(person, action, home, site):
+            raise HTTPException(403, f"{person_id} ({person.role}) may not {action} here")
+        return person
 
     @app.get("/healthz")
     async def healthz() -> JSONResponse:
@@ -104,7 +154,7 @@ def create_app(hub: Hub) -> FastAPI:
             return [a.as_dict() for a in session.scalars(query)]
 
     @app.get("/api/alerts/{alert_id}")
-    async def get_alert(alert_id: int) -> dict[str, Any]:
+    async def get_alert(alert_id: RowId) -> dict[str, Any]:
         alert = _alert(alert_id)
         with hub.sessions() as session:
             deliveries = session.scalars(select(Delivery).where(Delivery.alert_id == alert_id)
@@ -114,10 +164,10 @@ def create_app(hub: Hub) -> FastAPI:
                  "error": d.error, "at": d.at} for d in deliveries]}
 
     @app.post("/api/alerts/{alert_id}/{action}")
-    async def act(alert_id: int, action: Literal["ack", "on_site", "resolve"],
+    async def act(alert_id: RowId, action: Literal["ack", "on_site", "resolve"],
                   body: Transition) -> dict[str, Any]:
-        """Acknowledge, arrive at or resolve an alert."""
-        _alert(alert_id)
+        """Acknowledge, arrive at or resolve an alert, as a person who may."""
+        _person(body.caregiver, action, _alert(alert_id).home)
         to = {"ack": "acknowledged", "on_site": "on_site", "resolve": "resolved"}[action]
         if to == "resolved" and body.resolution is None:
             raise HTTPException(422, f"resolution is required: one of {', '.join(RESOLUTIONS)}")
@@ -153,7 +203,7 @@ def create_app(hub: Hub) -> FastAPI:
                     for h in session.scalars(select(Home).order_by(Home.id))]
 
     @app.get("/api/audit")
-    async def audit(alert_id: int | None = None,
+    async def audit(alert_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
                     limit: Annotated[int, Query(ge=1, le=5000)] = 500) -> list[dict[str, Any]]:
         query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
         if alert_id is not None:
@@ -165,6 +215,10 @@ def create_app(hub: Hub) -> FastAPI:
     @app.post("/api/homes/{home_id}/silence")
     async def silence(home_id: str, body: Silencing) -> dict[str, Any]:
         """Hold a home's pages for a stated time while a caregiver is there (audited)."""
+        with hub.sessions() as session:
+            if session.get(Home, home_id) is None:
+                raise HTTPException(404, f"no home {home_id}")
+        _person(body.caregiver, "silence", home_id)
         try:
             entry = hub.alerts.silence(home_id, body.caregiver, body.minutes * 60, body.reason)
         except KeyError as exc:
@@ -195,9 +249,31 @@ def create_app(hub: Hub) -> FastAPI:
         return {"kinds": kinds, "sla_ack_breaches": breaches[0],
                 "sla_arrival_breaches": breaches[1]}
 
+    @app.get("/api/dead-letters")
+    async def dead_letters(limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+                           offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
+                           home: str | None = None) -> dict[str, Any]:
+        """List messages ingest could not store, newest first, with their bytes."""
+        query = select(DeadLetter)
+        count = select(func.count()).select_from(DeadLetter)
+        if home:
+            query, count = query.where(DeadLetter.home == home), count.where(
+                DeadLetter.home == home)
+        with hub.sessions() as session:
+            total = session.scalar(count) or 0
+            rows = list(session.scalars(query.order_by(DeadLetter.id.desc())
+                                        .limit(limit).offset(offset)))
+        return {"total": total, "limit": limit, "offset": offset, "items": [
+            {"id": r.id, "at": r.at, "topic": r.topic, "home": r.home, "error": r.error,
+             "attempts": r.attempts, "payload_text": bytes_text(r.payload),
+             "payload_base64": base64.b64encode(r.payload).decode("ascii")} for r in rows]}
+
     @app.get("/api/stats")
     async def stats() -> dict[str, Any]:
+        with hub.sessions() as session:
+            dead = session.scalar(select(func.count()).select_from(DeadLetter)) or 0
         return {
+            "dead_letters": dead,
             "uptime_s": round(time.monotonic() - hub.started, 1),
             "ingest": dict(hub.ingest.counters), "rejected": dict(hub.ingest.rejected),
             "duplicates": hub.duplicates, "influx": {**hub.writer.counters,
@@ -205,9 +281,20 @@ def create_app(hub: Hub) -> FastAPI:
             "alerts": hub.alerts.counters,
         }
 
-    def _ack_page(token: str, body: str, status: int = 200) -> HTMLResponse:
+    def _ack_grant(token: str) -> tuple[tokens.AckGrant, Alert]:
+        """Return the grant and alert of an ack link whose person may still acknowledge it."""
         grant = tokens.verify(hub.alerts.secret, token, hub.clock.now())
+        if grant.alert_id == 0:
+            raise tokens.TokenError("this is a page link, not an acknowledge link")
         alert = _alert(grant.alert_id)
+        try:
+            _person(grant.caregiver_id, "ack", alert.home)
+        except HTTPException as exc:
+            raise tokens.TokenError(str(exc.detail)) from exc
+        return grant, alert
+
+    def _ack_page(token: str, body: str, status: int = 200) -> HTMLResponse:
+        _, alert = _ack_grant(token)
         with hub.sessions() as session:
             home = session.get(Home, alert.home)
         page = _PAGE.format(
@@ -231,10 +318,9 @@ def create_app(hub: Hub) -> FastAPI:
     async def ack(token: str) -> HTMLResponse:
         """Acknowledge the alert of a signed link (idempotent for the same caregiver)."""
         try:
-            grant = tokens.verify(hub.alerts.secret, token, hub.clock.now())
+            grant, alert = _ack_grant(token)
         except tokens.TokenError as exc:
             return HTMLResponse(f"<p>{html.escape(str(exc))}</p>", status_code=403)
-        alert = _alert(grant.alert_id)
         if alert.state == "open":
             try:
                 hub.alerts.transition(alert.id, "acknowledged", grant.caregiver_id)

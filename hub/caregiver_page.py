@@ -1,4 +1,4 @@
-"""The caregiver's page: open alerts of their site, live, with acknowledge / on site / resolve.
+"""The caregiver's page: the open alerts a person may see, live, with the actions they may take.
 
 A plain HTML page with a little JavaScript (no build step) at `/c/<token>`; the token is a
 signed, expiring link in every page the caregiver receives. Live updates arrive as
@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from importlib import resources
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, HTTPException, Path, Request
 from fastapi.responses import HTMLResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
@@ -20,6 +20,7 @@ from sqlalchemy import select
 from hub import tokens
 from hub.alerts import ACTIVE_STATES, TransitionError
 from hub.db import Alert, Caregiver, Home
+from hub.registry import HUB_HOME, allowed_actions, can_see, may
 
 if TYPE_CHECKING:
     from hub.service import Hub
@@ -58,19 +59,33 @@ def add_caregiver_routes(app: FastAPI, hub: Hub) -> None:
 
     def snapshot(person: Caregiver) -> dict[str, Any]:
         with hub.sessions() as session:
-            homes = {h.id: h for h in session.scalars(select(Home).where(
-                Home.site_id == person.site_id))}
-            if person.home_id is not None:
-                homes = {k: v for k, v in homes.items() if k == person.home_id}
+            homes = {h.id: h for h in session.scalars(select(Home))}
             alerts = session.scalars(select(Alert).where(
-                Alert.home.in_(homes), Alert.state.in_(ACTIVE_STATES), Alert.paging)
-                .order_by(Alert.id))
-            return {"caregiver": person.name, "alerts": [
-                {**{k: a.as_dict()[k] for k in ("id", "home", "kind", "severity", "state",
-                                                 "first_event_t", "event_count",
-                                                 "acknowledged_by")},
-                 "resident": homes[a.home].resident_name, "address": homes[a.home].address}
-                for a in alerts]}
+                Alert.state.in_(ACTIVE_STATES), Alert.paging).order_by(Alert.id))
+            shown = []
+            for a in alerts:
+                home = homes.get(a.home)
+                site = home.site_id if home is not None else None
+                if not can_see(person, a.home, site):
+                    continue
+                resident, address = ((home.resident_name, home.address) if home is not None
+                                     else ("the hub itself", "") if a.home == HUB_HOME
+                                     else ("unregistered home", "not in the registry"))
+                shown.append({**{k: a.as_dict()[k] for k in (
+                    "id", "home", "kind", "severity", "state", "first_event_t", "event_count",
+                    "acknowledged_by")}, "resident": resident, "address": address,
+                    "actions": allowed_actions(person, a.home, site)})
+            return {"caregiver": person.name, "role": person.role, "alerts": shown}
+
+    def refuse(person: Caregiver, action: str, home_id: str, what: str) -> None:
+        """Raise 404 for what the person may not see, 403 for what they may not do."""
+        with hub.sessions() as session:
+            home = session.get(Home, home_id)
+        site = home.site_id if home is not None else None
+        if not can_see(person, home_id, site):
+            raise HTTPException(404, f"no {what} for you")
+        if not may(person, action, home_id, site):
+            raise HTTPException(403, f"a {person.role} may not {action} here")
 
     @app.get("/c/{token}", response_class=HTMLResponse, include_in_schema=False)
     async def caregiver_page(token: str) -> HTMLResponse:
@@ -100,15 +115,15 @@ def add_caregiver_routes(app: FastAPI, hub: Hub) -> None:
                                  headers={"Cache-Control": "no-store"})
 
     @app.post("/c/{token}/alerts/{alert_id}/{action}")
-    async def caregiver_act(token: str, alert_id: int,
+    async def caregiver_act(token: str, alert_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
                             action: Literal["ack", "on_site", "resolve"],
                             body: CaregiverAction) -> dict[str, Any]:
         person = caregiver_of(token)
         with hub.sessions() as session:
             alert = session.get(Alert, alert_id)
-            home = session.get(Home, alert.home) if alert else None
-        if alert is None or home is None or home.site_id != person.site_id:
+        if alert is None:
             raise HTTPException(404, f"no alert #{alert_id} for you")
+        refuse(person, action, alert.home, f"alert #{alert_id}")
         to = {"ack": "acknowledged", "on_site": "on_site", "resolve": "resolved"}[action]
         if to == "resolved" and body.resolution is None:
             raise HTTPException(422, "say what was found to resolve an alert")
@@ -124,12 +139,11 @@ def add_caregiver_routes(app: FastAPI, hub: Hub) -> None:
     async def caregiver_silence(token: str, home_id: str, body: SilenceRequest
                                 ) -> dict[str, Any]:
         person = caregiver_of(token)
-        with hub.sessions() as session:
-            home = session.get(Home, home_id)
-        if home is None or home.site_id != person.site_id:
-            raise HTTPException(404, f"no home {home_id} for you")
+        refuse(person, "silence", home_id, f"home {home_id}")
         try:
             entry = hub.alerts.silence(home_id, person.id, body.minutes * 60, body.reason)
+        except KeyError as exc:
+            raise HTTPException(404, f"no home {home_id}") from exc
         except TransitionError as exc:
             raise HTTPException(422, str(exc)) from exc
         return {"home": home_id, "until": entry.end, "by": person.id}

@@ -7,7 +7,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from bedwatch.configfile import ConfigError, load_toml_model, resolve
 from bedwatch.wire import ID_PATTERN
@@ -81,6 +81,7 @@ class RuleOverride(_Model):
     severity: Literal["critical", "high", "low"] | None = Field(None, description="Severity.")
     page: bool | None = Field(None, description="Whether the alert pages anyone.")
     notify_doctor: bool | None = Field(None, description="Also tell the resident's doctor.")
+    notify_desk: bool | None = Field(None, description="Also page the monitoring desk at once.")
 
 
 class SiteSection(_Model):
@@ -144,6 +145,69 @@ class CaregiverSection(_Model):
     notify: list[str] = Field(min_length=1, description="Apprise URLs, tried in order.")
 
 
+class ContactSection(_Model):
+    """A person of the organisation itself: the monitoring desk or a technician."""
+
+    id: str = Field(pattern=ID_PATTERN, description="Person id (unique among all people).")
+    name: str = Field(description="Name shown in the audit and on the page.")
+    notify: list[str] = Field(min_length=1, description="Apprise URLs, tried in order.")
+
+
+class OrganisationSection(_Model):
+    timezone: str = Field("Asia/Shanghai",
+                          description="Local time zone of messages that belong to no site.")
+    reminder_every_s: float = Field(
+        60.0, gt=0, description="Re-page the desk or the technicians this often until somebody "
+                                "acknowledges an alert that belongs to no site.")
+
+
+class PagerSection(_Model):
+    delivery_timeout_s: float = Field(
+        20.0, gt=0, le=300,
+        description="Longest wait for one channel to take a page; then the next is tried.")
+
+
+class WatchdogSection(_Model):
+    """When the hub itself cannot do its job, the technicians are paged."""
+
+    broker_down_after_s: float = Field(
+        60.0, gt=0, description="Broker unreachable this long: page the technicians.")
+    influx_down_after_s: float = Field(
+        300.0, gt=0, description="InfluxDB writes failing this long: page the technicians.")
+    ingest_silent_after_s: float = Field(
+        300.0, gt=0, description="No message received this long while homes are online: "
+                                 "page the technicians.")
+    page_failures_before_alert: int = Field(
+        3, ge=1, description="Attempts of one page that failed on every channel of its person "
+                             "before the technicians are paged.")
+    homes_offline_count: int = Field(
+        5, ge=2, description="This many homes going offline within the window is one outage: "
+                             "one alert to the technicians instead of one page per home "
+                             "to the desk.")
+    homes_offline_percent: float = Field(
+        20.0, gt=0, le=100, description="Or this share of all homes (at least two) going "
+                                        "offline within the window.")
+    homes_offline_window_s: float = Field(
+        120.0, gt=0, description="Window in which homes going offline count as one outage.")
+
+
+class HeartbeatSection(_Model):
+    """A dead-man's switch outside the hub: it is pinged while the hub is healthy."""
+
+    url: str | None = Field(
+        None, description="Plain http(s) URL pinged with GET (healthchecks.io style), or an "
+                          "apprise URL notified; none: no heartbeat.")
+    every_s: float = Field(60.0, ge=5, description="Seconds between two pings.")
+    timeout_s: float = Field(10.0, gt=0, le=60, description="Longest wait for one ping.")
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None and "://" not in value:
+            raise ValueError("expected an http(s) or apprise URL (scheme://...)")
+        return value
+
+
 class ShiftSection(_Model):
     """A weekly shift: who has which role on which days between which local times."""
 
@@ -177,6 +241,17 @@ class HubConfig(_Model):
     caregivers: list[CaregiverSection] = Field(default_factory=list)
     shifts: list[ShiftSection] = Field(default_factory=list)
     overrides: list[OverrideSection] = Field(default_factory=list)
+    desk: list[ContactSection] = Field(
+        default_factory=list,
+        description="The monitoring desk: paged for what no site can answer (unregistered "
+                    "homes, a chain with nobody on it, home units offline).")
+    technicians: list[ContactSection] = Field(
+        default_factory=list,
+        description="Who keeps the hub running: paged by the watchdog (the desk if empty).")
+    organisation: OrganisationSection = Field(default_factory=OrganisationSection)
+    pager: PagerSection = Field(default_factory=PagerSection)
+    watchdog: WatchdogSection = Field(default_factory=WatchdogSection)
+    heartbeat: HeartbeatSection = Field(default_factory=HeartbeatSection)
     rules: dict[str, RuleOverride] = Field(default_factory=dict,
                                            description="Alert rules of the organisation by kind.")
     tick_s: float = Field(1.0, gt=0, le=60, description="How often timers are checked.")
@@ -195,6 +270,14 @@ class HubConfig(_Model):
             if caregiver.site not in sites:
                 raise ValueError(f"caregivers[{i}].site: unknown site {caregiver.site!r}")
         caregivers = {c.id for c in self.caregivers}
+        seen: dict[str, str] = {}
+        people = [*(("caregivers", i, c.id) for i, c in enumerate(self.caregivers)),
+                  *(("desk", i, c.id) for i, c in enumerate(self.desk)),
+                  *(("technicians", i, c.id) for i, c in enumerate(self.technicians))]
+        for name, i, person_id in people:
+            if person_id in seen:
+                raise ValueError(f"{name}[{i}].id: {person_id!r} is already {seen[person_id]}")
+            seen[person_id] = f"{name}[{i}]"
         entries: list[tuple[str, int, ShiftSection | OverrideSection]] = [
             *(("shifts", i, e) for i, e in enumerate(self.shifts)),
             *(("overrides", i, e) for i, e in enumerate(self.overrides))]

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import uvicorn
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from bedwatch import wire
 from hub.alerts import AlertEngine, Clock, SystemClock
@@ -21,6 +22,7 @@ from hub.influx import InfluxWriter, event_point, reading_point
 from hub.ingest import Ingest
 from hub.pager import ApprisePager, Notifier
 from hub.registry import sync_registry
+from hub.watchdog import Watchdog, read_health
 
 log = logging.getLogger(__name__)
 
@@ -76,10 +78,12 @@ class Hub:
                                   secret=config.api.secret, public_url=config.api.public_url,
                                   clock=self.clock, ack_link_ttl_s=config.api.ack_link_ttl_s,
                                   config=config)
+        self.watchdog = Watchdog(self.alerts)
         self.ingest = Ingest(config.mqtt, self.handle, dead_letter=self.store_dead_letter)
         self.page_wake = asyncio.Event()
         self._changed = asyncio.Event()
         self.duplicates = 0
+        self._home_checked: dict[str, float] = {}
         self.started = time.monotonic()
 
     def notify_change(self) -> None:
@@ -97,6 +101,10 @@ class Hub:
         """Store one validated message and act on it."""
         if isinstance(message, wire.ReadingBatch):
             self.writer.add([reading_point(home, r) for r in message.readings])
+            if home not in self._home_checked:
+                with self.sessions() as session:
+                    self._check_registered(session, home, "readings")
+                    session.commit()
             for reading in message.readings:
                 crisis = bp_crisis_event(reading)
                 if crisis is not None:
@@ -141,6 +149,9 @@ class Hub:
             alert = self.alerts.on_event(session, home, event.kind, event.device, t, data)
             if alert is not None:
                 record.alert_id = alert.id
+            if not trusted:
+                self.alerts.on_event(session, home, "edge_clock_wrong", event.device, now,
+                                     {"edge_t": event.t, "event": event.id})
             session.commit()
         self.writer.add([event_point(home, event, t)])
         if alert is not None:
@@ -154,11 +165,17 @@ class Hub:
         parts = topic.split("/")
         home = parts[2][:64] if len(parts) > 2 and wire.ID_RE.match(parts[2]) else None
         with self.sessions() as session:
-            session.add(DeadLetter(at=now, topic=wire.clean_text(topic, 512), payload=payload,
-                                   error=wire.clean_text(error, 4000), attempts=attempts,
-                                   home=home))
+            letter = DeadLetter(at=now, topic=wire.clean_text(topic, 512), payload=payload,
+                                error=wire.clean_text(error, 4000), attempts=attempts, home=home)
+            session.add(letter)
+            session.flush()
+            # One open alert collects every dead letter until a person has looked.
+            self.alerts.raise_hub_alert(session, "dead_letter", now, {
+                "dead_letter_id": letter.id, "from_home": home,
+                "topic": letter.topic[:200], "error": letter.error[:300]})
             session.commit()
         log.error("dead letter from %s: %s", home or "?", error)
+        self.page_wake.set()
 
     def _on_agent_status(self, home: str, status: wire.AgentStatus) -> None:
         now = self.clock.now()
@@ -170,13 +187,37 @@ class Hub:
                 session.add(row)
             row.state, row.updated_at = status.state, now
             row.t, row.version = status.t, status.version
+            was_synced = row.clock_synced
             row.outbox_depth, row.clock_synced = status.outbox_depth, status.clock_synced
+            if status.state == "online":
+                self._check_clock(session, home, status, was_synced, now)
+                self._check_registered(session, home, "agent")
             if status.state != previous:
                 kind = "agent_offline" if status.state == "offline" else "agent_online"
                 if previous is not None or status.state == "offline":
                     self.alerts.on_event(session, home, kind, "agent", now, {})
                     self.page_wake.set()
             session.commit()
+
+    def _check_clock(self, session: Session, home: str, status: wire.AgentStatus,
+                     was_synced: bool | None, now: float) -> None:
+        wrong = status.clock_synced is False or (
+            status.t is not None and not wire.plausible_time(status.t))
+        if wrong:
+            self.alerts.on_event(session, home, "edge_clock_wrong", "agent", now,
+                                 {"clock_synced": status.clock_synced, "edge_t": status.t})
+        elif was_synced is False:
+            self.alerts.on_event(session, home, "edge_clock_ok", "agent", now, {})
+
+    def _check_registered(self, session: Session, home: str, source: str) -> None:
+        """Raise `unknown_home` for a home nobody registered; asked of the database once a
+        minute per home, so a stream of readings costs no query per message."""
+        checked = self._home_checked.get(home)
+        if checked is not None and time.monotonic() - checked < 60.0:
+            return
+        self._home_checked[home] = time.monotonic()
+        if self.alerts.note_unknown_home(session, home, source) is not None:
+            self.page_wake.set()
 
     async def _page_loop(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -188,6 +229,8 @@ class Hub:
             try:
                 self.alerts.tick()
                 await self.alerts.process_due_pages()
+                # After the pages: a tick that raises sends no heartbeat, so outside sees it.
+                await self.watchdog.run_once(read_health(self))
                 self.notify_change()
             except Exception:
                 log.exception("paging failed; retrying")

@@ -14,6 +14,16 @@ from hub.config import HubConfig
 from hub.pager import DeliveryResult
 
 
+class FakeClock:
+    """The engine's clock, moved by the test."""
+
+    def __init__(self, t: float = 1_764_000_000.0) -> None:
+        self.t = t
+
+    def now(self) -> float:
+        return self.t
+
+
 @dataclass
 class RecordingNotifier:
     """Stands in for apprise where the delivery channel itself is not under test."""

@@ -43,3 +43,39 @@ def test_errors_name_file_and_key(tmp_path: Path, text: str, key: str, expected:
         load_config(path)
     assert f"{path}: {key}:" in str(info.value)
     assert expected in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "expected"),
+    [
+        ("[[desk]]\nid = 'd'\nname = 'D'\nnotify = ['json://d/']\n"
+         "[[technicians]]\nid = 'd'\nname = 'T'\nnotify = ['json://t/']",
+         "(top level)", "technicians[0].id: 'd' is already desk[0]"),
+        ("[[technicians]]\nid = 't'\nname = 'T'\nnotify = []", "technicians[0].notify",
+         "at least 1"),
+        ("[heartbeat]\nurl = 'hc-ping.com/abc'", "heartbeat.url", "http(s) or apprise URL"),
+        ("[heartbeat]\nurl = 'https://hc-ping.com/abc'\nevery_s = 1", "heartbeat.every_s",
+         "greater than or equal to 5"),
+        ("[pager]\ndelivery_timeout_s = 0", "pager.delivery_timeout_s", "greater than 0"),
+        ("[watchdog]\nhomes_offline_count = 1", "watchdog.homes_offline_count",
+         "greater than or equal to 2"),
+        ("[watchdog]\nbroker_down_afer_s = 5", "watchdog.broker_down_afer_s",
+         "Extra inputs"),
+    ],
+)
+def test_organisation_and_watchdog_errors_name_the_key(tmp_path: Path, text: str, key: str,
+                                                       expected: str) -> None:
+    path = tmp_path / "hub.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert f"{path}: {key}:" in str(info.value)
+    assert expected in str(info.value)
+
+
+def test_sample_has_a_desk_technicians_and_a_heartbeat(tmp_path: Path) -> None:
+    copy = tmp_path / "hub.toml"
+    shutil.copy(SAMPLE, copy)
+    config = load_config(copy)
+    assert config.desk and config.technicians
+    assert config.heartbeat.url is not None and config.pager.delivery_timeout_s == 20
