@@ -9,7 +9,7 @@ import pytest
 
 from bedwatch.stack import InfluxDB, Mosquitto
 
-pytest_plugins = ["tests.livehub"]
+pytest_plugins = ["tests.livehub", "tests.sitefixture"]
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"

@@ -115,7 +115,7 @@ def test_a_call_from_a_clock_in_1970_is_accepted_and_flagged() -> None:
 def test_readings_still_need_a_plausible_time() -> None:
     body = _batch({"hr": 60})
     body["readings"][0]["t"] = 12.5
-    with pytest.raises(wire.WireError, match="readings.0.t"):
+    with pytest.raises(wire.WireError, match=r"readings\.0\.t"):
         wire.decode(f"bw/v1/{HOME}/readings", json.dumps(body).encode())
 
 

@@ -12,7 +12,7 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from bedwatch import wire
-from tests.e2e.conftest import Site
+from tests.sitefixture import Site
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"

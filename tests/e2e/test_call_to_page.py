@@ -3,27 +3,17 @@
 from __future__ import annotations
 
 import json
-import time
 import urllib.parse
 import urllib.request
 
-from tests.e2e.conftest import Site
+from tests.sitefixture import Site
+from tests.sitefixture import wait_for as _wait
 
 
 def _influxql(site: Site, query: str) -> list[dict]:
     data = urllib.parse.urlencode({"q": query, "db": site.database}).encode()
     with urllib.request.urlopen(f"{site.influxdb.url}/query", data=data, timeout=5) as response:
         return json.loads(response.read())["results"][0].get("series", [])
-
-
-def _wait(predicate, timeout: float = 15.0):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    return predicate()
 
 
 def test_press_pages_the_caregiver_and_readings_reach_influxdb(site: Site) -> None:

@@ -10,7 +10,7 @@ import uuid
 from bedwatch import wire
 from bedwatch.localsite import CaregiverSpec
 from tests.browser.test_caregiver_page import publish_event
-from tests.e2e.conftest import Site
+from tests.sitefixture import Site
 
 BACKUP_AFTER_S = 3.0
 SUPERVISOR_AFTER_S = 6.0

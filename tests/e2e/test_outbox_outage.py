@@ -5,8 +5,8 @@ from __future__ import annotations
 import sqlite3
 import time
 
-from tests.e2e.conftest import Site
-from tests.e2e.test_call_to_page import _wait
+from tests.sitefixture import Site
+from tests.sitefixture import wait_for as _wait
 
 
 def _outbox_events(site: Site, home: str) -> int:

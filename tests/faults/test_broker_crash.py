@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from bedwatch.stack import Mosquitto
-from tests.e2e.conftest import Site
-from tests.e2e.test_call_to_page import _wait
+from tests.sitefixture import Site
+from tests.sitefixture import wait_for as _wait
 
 
 @pytest.fixture

@@ -56,7 +56,8 @@ async def test_each_poison_message_is_rejected_and_the_next_call_is_paged(
     pages = await sink.wait_for_async(lambda n: HOME in n.text)
     rejected = sum(hub.ingest.rejected.values())
     print(f"poison sent={len(POISON)} rejected={rejected} calls sent={len(POISON)} "
-          f"stored={paged} paged={len(pages) >= 1} dead_letters={hub.ingest.counters['dead_letters']}")
+          f"stored={paged} paged={len(pages) >= 1} "
+          f"dead_letters={hub.ingest.counters['dead_letters']}")
     assert rejected == len(POISON)
     assert pages, "no page for the calls"
     assert hub.ingest.counters["handler_errors"] == 0
@@ -129,7 +130,7 @@ async def test_the_same_event_id_from_two_homes_is_two_events(
     await until(lambda: hub.ingest.counters["accepted"] >= 3)
     with hub.sessions() as session:
         homes = sorted(r.home for r in session.scalars(select(EventRecord)))
-        alerts = sorted(a.home for a in session.scalars(select(Alert)))
+        alerts = sorted(a.home for a in session.scalars(select(Alert).where(Alert.kind == "call")))
     print(f"sent=3 stored={len(homes)} duplicates={hub.duplicates}")
     assert homes == ["home-1", "home-2"]
     assert alerts == ["home-1", "home-2"]
@@ -172,7 +173,9 @@ async def test_a_call_stamped_in_1970_is_paged_by_the_hubs_clock(
     assert await sink.wait_for_async(lambda n: HOME in n.text)
     with hub.sessions() as session:
         record = session.get(EventRecord, (HOME, "call-from-1970"))
-        [alert] = session.scalars(select(Alert)).all()
+        [alert] = session.scalars(select(Alert).where(Alert.kind == "call")).all()
+        [clock] = session.scalars(select(Alert).where(Alert.kind == "edge_clock_wrong")).all()
     assert record is not None and record.clock_untrusted and record.t == 12.0
+    assert clock.home == HOME and clock.data["edge_t"] == 12.0  # the desk sees the clock
     assert alert.first_event_t >= before
     assert alert.data["edge_t"] == 12.0 and alert.data["clock_untrusted"] is True

@@ -1,10 +1,13 @@
 """A care organisation on this machine, as the demo runs it: real servers, hub and agents as
-separate `bedwatch` processes, simulated devices on pseudo-terminals, pages to a local sink."""
+separate `bedwatch` processes, simulated devices on pseudo-terminals, pages to a local sink.
+
+Loaded as a pytest plugin by `tests/conftest.py`, so `site` is a fixture everywhere."""
 
 from __future__ import annotations
 
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +27,17 @@ from bedwatch.localsite import (
 from bedwatch.sink import NotificationSink
 from bedwatch.stack import InfluxDB, Mosquitto, free_port
 from firmware_sim.call_button import CallButtonSim
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 15.0) -> Any:
+    """Poll `predicate` until it returns something true or `timeout` passes; return its value."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    return predicate()
 
 
 @dataclass
