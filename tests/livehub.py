@@ -38,6 +38,8 @@ async def live_hub(tmp_path: Path, mosquitto: Mosquitto, influxdb: InfluxDB
         influx={"url": influxdb.url, "database": database, "flush_interval_s": 0.1},
         flap_hold_s=0, tick_s=0.1,
         caregivers=[{"id": "cg-a", "name": "A", "site": "town", "notify": [sink.url("cg-a")]}],
+        desk=[{"id": "desk-1", "name": "Desk", "notify": [sink.url("desk-1")]}],
+        technicians=[{"id": "tech-1", "name": "Technician", "notify": [sink.url("tech-1")]}],
     )
     hub = Hub(config)
     stop = asyncio.Event()

@@ -179,3 +179,19 @@ async def test_a_call_stamped_in_1970_is_paged_by_the_hubs_clock(
     assert clock.home == HOME and clock.data["edge_t"] == 12.0  # the desk sees the clock
     assert alert.first_event_t >= before
     assert alert.data["edge_t"] == 12.0 and alert.data["clock_untrusted"] is True
+
+
+async def test_a_call_from_a_home_nobody_registered_pages_the_desk(
+        live_hub: tuple[Hub, NotificationSink], mosquitto: Mosquitto) -> None:
+    """Proves: a call from an unknown home reaches the desk, with its id, and flags the registry."""
+    hub, sink = live_hub
+    await publish(mosquitto.port, (wire.events_topic("home-404"),
+                                   event_payload(id="call-from-nowhere")))
+    pages = await sink.wait_for_async(lambda n: "home-404" in n.text, count=2)
+    with hub.sessions() as session:
+        kinds = sorted(a.kind for a in session.scalars(select(Alert).where(
+            Alert.home == "home-404")))
+    print(f"calls sent=1 pages about home-404={len(pages)} alerts={kinds}")
+    assert kinds == ["call", "unknown_home"]
+    assert pages and all("desk-1" in n.path for n in pages), \
+        [n.path for n in pages]

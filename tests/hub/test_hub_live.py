@@ -81,3 +81,4 @@ async def test_agent_will_opens_an_offline_alert_and_return_resolves_it(
     with hub.sessions() as session:
         [alert] = session.scalars(select(Alert)).all()
     assert (alert.kind, alert.state, alert.resolution) == ("agent_offline", "resolved", "auto")
+    assert alert.data["blind_minutes"] >= 0  # how long nobody could see this home
