@@ -34,20 +34,6 @@ def test_sample_is_valid_and_relative_paths_resolve(tmp_path: Path) -> None:
          "notify = []", "caregivers[0].notify", "at least 1"),
         ("[[sites]]\nid = 's'\nname = 'S'\n[[homes]]\nid = 'h'\nsite = 'x'\n"
          "resident = { name = 'R' }", "(top level)", "homes[0].site: unknown site 'x'"),
-    ],
-)
-def test_errors_name_file_and_key(tmp_path: Path, text: str, key: str, expected: str) -> None:
-    path = tmp_path / "hub.toml"
-    path.write_text(text)
-    with pytest.raises(ConfigError) as info:
-        load_config(path)
-    assert f"{path}: {key}:" in str(info.value)
-    assert expected in str(info.value)
-
-
-@pytest.mark.parametrize(
-    ("text", "key", "expected"),
-    [
         ("[[desk]]\nid = 'd'\nname = 'D'\nnotify = ['json://d/']\n"
          "[[technicians]]\nid = 'd'\nname = 'T'\nnotify = ['json://t/']",
          "(top level)", "technicians[0].id: 'd' is already desk[0]"),
@@ -63,14 +49,14 @@ def test_errors_name_file_and_key(tmp_path: Path, text: str, key: str, expected:
          "Extra inputs"),
     ],
 )
-def test_organisation_and_watchdog_errors_name_the_key(tmp_path: Path, text: str, key: str,
-                                                       expected: str) -> None:
+def test_errors_name_file_and_key(tmp_path: Path, text: str, key: str, expected: str) -> None:
     path = tmp_path / "hub.toml"
     path.write_text(text)
     with pytest.raises(ConfigError) as info:
         load_config(path)
     assert f"{path}: {key}:" in str(info.value)
     assert expected in str(info.value)
+
 
 
 def test_sample_has_a_desk_technicians_and_a_heartbeat(tmp_path: Path) -> None:

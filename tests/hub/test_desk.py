@@ -12,6 +12,7 @@ from hub.alerts import AlertEngine
 from hub.db import Alert, AuditEntry, Page, make_engine, make_sessionmaker
 from hub.registry import sync_registry
 from tests.hub.conftest import FakeClock, RecordingNotifier, site_config
+from tests.hub.engine import run_until, who
 
 DESK = [{"id": "desk-li", "name": "Li (desk)", "notify": ["json://desk/"]}]
 TECHS = [{"id": "tech-wu", "name": "Wu (technician)", "notify": ["json://tech/"]}]
@@ -33,20 +34,6 @@ def fire(engine: AlertEngine, home: str, kind: str, device: str = "mat") -> Aler
         alert = engine.on_event(session, home, kind, device, engine.clock.now(), {})
         session.commit()
         return alert
-
-
-async def advance(engine: AlertEngine, seconds: float, step: float = 1.0) -> None:
-    clock = engine.clock
-    assert isinstance(clock, FakeClock)
-    end = clock.t + seconds
-    while clock.t < end - 1e-9:
-        clock.t = min(end, clock.t + step)
-        engine.tick()
-        await engine.process_due_pages()
-
-
-def who(notifier: RecordingNotifier) -> list[str]:
-    return [url.split("//")[1].strip("/") for url, _, _ in notifier.sent]
 
 
 def alerts(engine: AlertEngine) -> list[Alert]:
@@ -78,12 +65,12 @@ async def test_an_unregistered_homes_call_is_reminded_to_the_desk_until_acknowle
     engine = make(tmp_path, notifier, organisation={"reminder_every_s": 30})
     call = fire(engine, "home-9", "call", "btn")
     assert call is not None
-    await advance(engine, 61)
+    await run_until(engine, 61, step=1.0)
     calls = [t for _, t, _ in notifier.sent if "Call button" in t]
     assert len(calls) == 3 and calls[1].startswith("[REMINDER]")
     engine.transition(call.id, "acknowledged", "desk-li")
     before = len(notifier.sent)
-    await advance(engine, 120)
+    await run_until(engine, 120, step=1.0)
     assert not [t for _, t, _ in notifier.sent[before:] if "Call button" in t]
 
 
@@ -98,7 +85,7 @@ async def test_a_chain_with_nobody_on_any_level_ends_at_the_desk(
         actions = [e.action for e in session.scalars(select(AuditEntry).where(
             AuditEntry.alert_id == alert.id))]
     assert "chain_empty" in actions
-    await advance(engine, 60)
+    await run_until(engine, 60, step=1.0)
     assert who(notifier) == ["desk", "desk"]  # reminded like anyone paged
 
 
@@ -123,7 +110,7 @@ async def test_home_unit_offline_pages_the_site_and_the_desk_at_once_and_reports
     assert isinstance(clock, FakeClock)
     clock.t += 25 * 60
     assert fire(engine, "home-1", "agent_online", "agent") is None
-    await advance(engine, 120, step=10)
+    await run_until(engine, 120, step=10)
     [alert] = alerts(engine)
     assert (alert.state, alert.resolution) == ("resolved", "auto")
     assert alert.data["blind_minutes"] == 25.0  # to the return, not to the end of the hold
@@ -166,7 +153,7 @@ async def test_many_homes_offline_at_once_are_one_alert_to_the_technicians(
         desk_pages = {p.state for p in session.scalars(select(Page).where(Page.level == -2))}
     assert desk_pages == {"cancelled"}
     await engine.process_due_pages()
-    await advance(engine, 120)
+    await run_until(engine, 120, step=1.0)
     assert who(notifier).count("desk") == 0  # no reminders to the desk either
     engine.clock.t += 600
     for i in range(1, 7):

@@ -13,17 +13,10 @@ from sqlalchemy import select
 from hub.alerts import AlertEngine
 from hub.db import Alert, AuditEntry, make_engine, make_sessionmaker
 from hub.registry import sync_registry
-from tests.hub.conftest import RecordingNotifier, site_config
+from tests.hub.conftest import FakeClock, RecordingNotifier, site_config
+from tests.hub.engine import run_until, who
 
 TUESDAY_NOON = datetime(2026, 11, 24, 12, 0, tzinfo=ZoneInfo("Asia/Shanghai")).timestamp()
-
-
-class FakeClock:
-    def __init__(self, t: float) -> None:
-        self.t = t
-
-    def now(self) -> float:
-        return self.t
 
 
 def make(tmp_path: Path, db_url: str, notifier: RecordingNotifier, t: float = TUESDAY_NOON,
@@ -61,20 +54,6 @@ def fire(engine: AlertEngine, kind: str = "fall", device: str = "mat",
         session.commit()
         assert alert is not None
         return alert.id
-
-
-async def run_until(engine: AlertEngine, seconds: float, step: float = 0.5) -> None:
-    clock = engine.clock
-    assert isinstance(clock, FakeClock)
-    end = clock.t + seconds
-    while clock.t < end - 1e-9:
-        clock.t = min(end, clock.t + step)
-        engine.tick()
-        await engine.process_due_pages()
-
-
-def who(notifier: RecordingNotifier) -> list[str]:
-    return [url.split("//")[1].strip("/") for url, _, _ in notifier.sent]
 
 
 async def test_unacknowledged_fall_climbs_the_chain_at_the_right_moments(
