@@ -17,6 +17,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
+# The event kinds, their severities and which are life-safety live in one table.
+from bedwatch.kinds import DEFAULT_SEVERITY, LIFE_SAFETY_KINDS, Severity  # noqa: F401
+
 PROTOCOL_VERSION = 1
 TOPIC_ROOT = f"bw/v{PROTOCOL_VERSION}"
 # Larger payloads are refused by the hub; the edge splits reading batches below it.
@@ -38,52 +41,6 @@ MAX_DATA_DEPTH = 6
 MAX_DATA_ITEMS = 256
 MAX_DATA_LIST = 64
 MAX_DATA_STRING = 1024
-
-
-class Severity(StrEnum):
-    """How urgently a person must look at an event."""
-
-    CRITICAL = "critical"
-    HIGH = "high"
-    LOW = "low"
-    INFO = "info"
-
-
-# Events that mean a person may be in danger now. They jump every queue and
-# are never shed, auto-resolved or rate-limited.
-LIFE_SAFETY_KINDS = frozenset({"call", "fall", "long_lie", "apnea", "not_returned"})
-
-# Default severity of known event kinds; an unknown kind is accepted with its own severity.
-DEFAULT_SEVERITY: dict[str, Severity] = {
-    "call": Severity.CRITICAL,
-    "fall": Severity.CRITICAL,
-    "long_lie": Severity.CRITICAL,
-    "apnea": Severity.CRITICAL,
-    "not_returned": Severity.CRITICAL,
-    "call_cancel": Severity.INFO,
-    "bed_exit": Severity.LOW,
-    "bed_return": Severity.INFO,
-    "device_fault": Severity.LOW,
-    "device_recovered": Severity.INFO,
-    "device_silent": Severity.HIGH,
-    "low_battery": Severity.LOW,
-    "test_alarm": Severity.INFO,
-    "not_up_by": Severity.HIGH,
-    "inactivity": Severity.HIGH,
-    "bradycardia": Severity.HIGH,
-    "tachycardia": Severity.HIGH,
-    "bradypnea": Severity.HIGH,
-    "tachypnea": Severity.HIGH,
-    "bp_crisis": Severity.HIGH,
-    "bp_high": Severity.LOW,
-    "trend": Severity.LOW,
-    "reposition_due": Severity.LOW,
-    "sensor_fault": Severity.LOW,
-    "sensor_recovered": Severity.INFO,
-    "firmware_unknown": Severity.LOW,
-    "agent_degraded": Severity.CRITICAL,
-    "agent_recovered": Severity.INFO,
-}
 
 
 def is_life_safety(kind: str) -> bool:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from bedwatch import wire
+from bedwatch.kinds import SELF_REPORTS
 from edge import __version__
 from edge.config import AgentConfig, ConfigError, load_config
 from edge.detectors.home import build as build_detectors
@@ -28,8 +29,6 @@ from edge.supervisor import Restarter
 
 log = logging.getLogger(__name__)
 
-# Events a driver makes about itself; they do not prove the device is alive.
-_SELF_REPORTS = frozenset({"device_fault", "device_silent", "device_recovered"})
 Detector = Callable[[SampleBlock | Reading | DeviceEvent], list[Reading | DeviceEvent]]
 # The device id the agent's reports about itself carry.
 AGENT_DEVICE = "agent"
@@ -219,7 +218,7 @@ class Agent:
                 self.counters["invalid_items"] += 1
                 log.error("dropped invalid status of %s: %s", item.device, exc)
             return
-        if not (isinstance(item, DeviceEvent) and item.kind in _SELF_REPORTS):
+        if not (isinstance(item, DeviceEvent) and item.kind in SELF_REPORTS):
             self._heard(item.device)
         if isinstance(item, DeviceEvent):
             self.emit_event(item)

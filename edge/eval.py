@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from bedwatch.kinds import EVALUATED_KINDS
 from edge.detectors.bcg import estimate_rates
 from edge.detectors.home import DetectorsConfig, build
 from edge.detectors.occupancy import OccupancyConfig
@@ -28,9 +29,8 @@ from edge.drivers.bed_sensor import BedSensorConfig, BedSensorDriver
 from edge.drivers.call_button import CallButtonConfig, CallButtonDriver
 from edge.drivers.fall_mat import FallMatConfig, FallMatDriver
 
-ALERT_KINDS = ("call", "bed_exit", "fall", "long_lie", "apnea", "not_returned", "not_up_by",
-               "sensor_fault", "bradycardia", "tachycardia", "bradypnea", "tachypnea",
-               "inactivity", "trend")
+# The kinds the evaluation scores are marked in the table of kinds.
+ALERT_KINDS = EVALUATED_KINDS
 EVAL_FS = 25.0  # enough for the heartbeat band (2–10 Hz) and for occupancy
 REAL_RECORDING = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "bcg"
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bedwatch import wire
+from bedwatch.kinds import RULES, AlertRule, kind_text
 from hub import tokens
 from hub.config import HubConfig, RuleOverride, SiteSection
 from hub.db import Alert, AuditEntry, Caregiver, Delivery, Home, Page, Silence, Site
@@ -48,84 +49,6 @@ class SystemClock:
         return time.time()
 
 
-@dataclass(frozen=True)
-class AlertRule:
-    """How an event kind becomes an alert."""
-
-    severity: str
-    page: bool = True
-    group_by_device: bool = False
-    resolved_by: frozenset[str] = frozenset()  # event kinds that auto-resolve it
-    notify_doctor: bool = False
-    notify_desk: bool = False  # also page the organisation's desk at once
-
-
-_DEVICE_BACK = frozenset({"device_recovered"})
-RULES: dict[str, AlertRule] = {
-    **{kind: AlertRule("critical") for kind in sorted(wire.LIFE_SAFETY_KINDS)},
-    "agent_offline": AlertRule("high", resolved_by=frozenset({"agent_online"}),
-                               notify_desk=True),
-    "device_silent": AlertRule("high", group_by_device=True, resolved_by=_DEVICE_BACK),
-    "bp_crisis": AlertRule("high", notify_doctor=True),
-    "news2_medium": AlertRule("high", notify_doctor=True),
-    "news2_high": AlertRule("critical", notify_doctor=True),
-    "bradycardia": AlertRule("high"),
-    "tachycardia": AlertRule("high"),
-    "bradypnea": AlertRule("high"),
-    "tachypnea": AlertRule("high"),
-    "device_fault": AlertRule("low", page=False, group_by_device=True, resolved_by=_DEVICE_BACK),
-    "low_battery": AlertRule("low", page=False, group_by_device=True),
-    "trend": AlertRule("low", page=False),
-    "not_up_by": AlertRule("high"),
-    "inactivity": AlertRule("high"),
-    "bp_high": AlertRule("low", page=False),
-    "sensor_fault": AlertRule("low", page=False, group_by_device=True,
-                              resolved_by=frozenset({"sensor_recovered"})),
-    "reposition_due": AlertRule("low", page=False),
-    # The registry: a home sends but nobody has registered it (paged to the desk).
-    "unknown_home": AlertRule("high"),
-    # The hub itself (home HUB_HOME), paged to the technicians by the watchdog and the pager.
-    "broker_down": AlertRule("high"),
-    "influx_down": AlertRule("high"),
-    "ingest_stalled": AlertRule("high"),
-    "pages_failing": AlertRule("high"),
-    "homes_offline_many": AlertRule("high"),
-    # A message the hub received but could not store (it may hold a call): the desk looks.
-    "dead_letter": AlertRule("high", notify_desk=True),
-    # A home whose edge clock is wrong: its events are paged by the hub's clock meanwhile.
-    "edge_clock_wrong": AlertRule("low", page=False, resolved_by=frozenset({"edge_clock_ok"})),
-}
-HUB_KINDS = frozenset({"broker_down", "influx_down", "ingest_stalled", "pages_failing",
-                       "homes_offline_many", "dead_letter"})
-
-KIND_TEXT = {
-    "call": "Call button pressed",
-    "fall": "Fall detected",
-    "long_lie": "Lying on the floor for a long time",
-    "apnea": "Breathing stopped",
-    "not_returned": "Got up in the night and did not return to bed",
-    "agent_offline": "Home unit offline",
-    "device_silent": "A device has gone silent",
-    "device_fault": "Device fault",
-    "low_battery": "Low battery",
-    "bp_crisis": "Blood pressure in the crisis range",
-    "not_up_by": "Not up yet this morning",
-    "inactivity": "No activity for hours",
-    "bradycardia": "Heart rate low",
-    "tachycardia": "Heart rate high",
-    "bradypnea": "Breathing slow",
-    "tachypnea": "Breathing fast",
-    "news2_medium": "Early-warning score medium: urgent review",
-    "news2_high": "Early-warning score high: emergency review",
-    "unknown_home": "A home that is not registered is sending",
-    "broker_down": "The hub cannot reach the MQTT broker",
-    "influx_down": "The hub cannot write to InfluxDB",
-    "ingest_stalled": "The hub has received nothing while homes are online",
-    "pages_failing": "Pages fail on every channel of a person",
-    "homes_offline_many": "Many home units went offline at once",
-    "dead_letter": "A message could not be stored: see the dead-letter list",
-    "edge_clock_wrong": "The home unit's clock is wrong",
-}
 REASON_TEXT = {
     "alert": "",
     "reminder": "[REMINDER] ",
@@ -147,7 +70,10 @@ def _override(rule: AlertRule | None, override: RuleOverride | None) -> AlertRul
     if override is None:
         return rule
     base = rule or AlertRule(override.severity or "low")
-    return replace(base, **{k: v for k, v in override.model_dump().items() if v is not None})
+    changes = {k: v for k, v in override.model_dump().items() if v is not None}
+    # Saying anything about a kind that is off by default (bed_exit) means wanting it.
+    changes.setdefault("enabled", True)
+    return replace(base, **changes)
 
 
 class AlertEngine:
@@ -177,7 +103,7 @@ class AlertEngine:
             site = next(s for s in self.config.sites if s.id == home_cfg.site)
             rule = _override(rule, site.rules.get(kind))
             rule = _override(rule, home_cfg.resident.rules.get(kind))
-        return rule
+        return rule if rule is not None and rule.enabled else None
 
     def _site(self, session: Session, home: str) -> tuple[Site | None, SiteSection | None]:
         row = session.get(Home, home)
@@ -559,7 +485,7 @@ class AlertEngine:
         zone = site.timezone if site else self.config.organisation.timezone
         since_utc = datetime.fromtimestamp(alert.first_event_t, UTC)
         local = since_utc.astimezone(ZoneInfo(zone))
-        what = KIND_TEXT.get(alert.kind, alert.kind.replace("_", " "))
+        what = kind_text(alert.kind, "en")
         device = alert.data.get("device", "")
         title = (f"{REASON_TEXT.get(reason, '')}[{alert.severity.upper()}] {what}: "
                  f"{resident}, {alert.home}")

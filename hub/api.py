@@ -13,8 +13,9 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 
+from bedwatch.kinds import kind_text
 from hub import tokens
-from hub.alerts import ACTIVE_STATES, KIND_TEXT, RESOLUTIONS, TransitionError
+from hub.alerts import ACTIVE_STATES, RESOLUTIONS, TransitionError
 from hub.caregiver_page import add_caregiver_routes
 from hub.db import AgentState, Alert, AuditEntry, Caregiver, DeadLetter, Delivery, EventRecord, Home
 from hub.registry import may, site_of
@@ -298,7 +299,7 @@ def create_app(hub: Hub) -> FastAPI:
         with hub.sessions() as session:
             home = session.get(Home, alert.home)
         page = _PAGE.format(
-            id=alert.id, what=html.escape(KIND_TEXT.get(alert.kind, alert.kind)),
+            id=alert.id, what=html.escape(kind_text(alert.kind, "en")),
             home=html.escape(alert.home), resident=html.escape(home.resident_name if home else ""),
             address=html.escape(home.address if home else ""), state=html.escape(alert.state),
             body=body)

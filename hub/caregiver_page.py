@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
+from bedwatch.kinds import kind_text
 from hub import tokens
 from hub.alerts import ACTIVE_STATES, TransitionError
 from hub.db import Alert, Caregiver, Home
@@ -74,6 +75,7 @@ def add_caregiver_routes(app: FastAPI, hub: Hub) -> None:
                 shown.append({**{k: a.as_dict()[k] for k in (
                     "id", "home", "kind", "severity", "state", "first_event_t", "event_count",
                     "acknowledged_by")}, "resident": resident, "address": address,
+                    "what": kind_text(a.kind, "en"),
                     "actions": allowed_actions(person, a.home, site)})
             return {"caregiver": person.name, "role": person.role, "alerts": shown}
 

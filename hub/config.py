@@ -82,6 +82,9 @@ class RuleOverride(_Model):
     page: bool | None = Field(None, description="Whether the alert pages anyone.")
     notify_doctor: bool | None = Field(None, description="Also tell the resident's doctor.")
     notify_desk: bool | None = Field(None, description="Also page the monitoring desk at once.")
+    enabled: bool | None = Field(
+        None, description="Turn the alert on or off; any other override of a kind that is off "
+                          "by default (bed_exit) turns it on.")
 
 
 class SiteSection(_Model):

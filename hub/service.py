@@ -27,31 +27,6 @@ from hub.watchdog import Watchdog, read_health
 log = logging.getLogger(__name__)
 
 
-# Crisis range of blood pressure (references: >180 systolic or >120 diastolic mmHg).
-BP_CRISIS_SYSTOLIC = 180.0
-BP_CRISIS_DIASTOLIC = 120.0
-
-
-def bp_crisis_event(reading: wire.Reading) -> wire.Event | None:
-    """Return a `bp_crisis` event for a blood-pressure reading in the crisis range.
-
-    The id is derived from the reading, so a redelivered batch makes no second event.
-    """
-    if reading.kind != "bp":
-        return None
-    systolic = reading.fields.get("systolic_mmhg")
-    diastolic = reading.fields.get("diastolic_mmhg")
-    if not isinstance(systolic, (int, float)) or not isinstance(diastolic, (int, float)):
-        return None
-    if systolic <= BP_CRISIS_SYSTOLIC and diastolic <= BP_CRISIS_DIASTOLIC:
-        return None
-    return wire.Event(id=f"bpc-{reading.device}-{round(reading.t * 1000)}", seq=0, t=reading.t,
-                      device=reading.device, kind="bp_crisis", severity=wire.Severity.HIGH,
-                      data={"systolic_mmhg": systolic, "diastolic_mmhg": diastolic,
-                            **{k: v for k, v in reading.fields.items()
-                               if k in ("pulse_bpm", "map_mmhg")}})
-
-
 class _ApiServer(uvicorn.Server):
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -105,10 +80,6 @@ class Hub:
                 with self.sessions() as session:
                     self._check_registered(session, home, "readings")
                     session.commit()
-            for reading in message.readings:
-                crisis = bp_crisis_event(reading)
-                if crisis is not None:
-                    self._on_event(home, crisis)
         elif isinstance(message, wire.Event):
             self._on_event(home, message)
         elif isinstance(message, wire.AgentStatus):

@@ -11,11 +11,9 @@ from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from bedwatch.kinds import NOT_ACTIVITY
 from edge.detectors.occupancy import IN_BED
 from edge.drivers.base import DeviceEvent, Reading, SampleBlock
-
-_NOT_ACTIVITY = frozenset({"device_fault", "device_silent", "device_recovered", "inactivity",
-                           "reposition_due", "low_battery", "trend"})
 
 
 class ActivityConfig(BaseModel):
@@ -57,7 +55,7 @@ class ActivityDetector:
         cfg = self.config
         out: list[Reading | DeviceEvent] = []
         if isinstance(item, DeviceEvent):
-            if item.kind not in _NOT_ACTIVITY:
+            if item.kind not in NOT_ACTIVITY:
                 self._active(item.t)
             return out
         if isinstance(item, Reading):

@@ -8,17 +8,9 @@ import pytest
 from sqlalchemy import select
 
 from hub.alerts import AlertEngine, TransitionError
-from hub.db import Delivery, Page, make_engine, make_sessionmaker
+from hub.db import Alert, Delivery, Page, make_engine, make_sessionmaker
 from hub.registry import sync_registry
-from tests.hub.conftest import RecordingNotifier, site_config
-
-
-class FakeClock:
-    def __init__(self, t: float = 1_764_000_000.0) -> None:
-        self.t = t
-
-    def now(self) -> float:
-        return self.t
+from tests.hub.conftest import FakeClock, RecordingNotifier, site_config
 
 
 @pytest.fixture
@@ -132,3 +124,29 @@ def test_device_back_resolves_its_silence_but_nothing_resolves_a_call(
 def test_unknown_and_info_kinds_open_no_alert(engine: AlertEngine) -> None:
     assert _event(engine, "bed_exit") is None
     assert _event(engine, "something_new") is None
+
+
+async def test_bed_exit_pages_only_for_a_resident_who_wants_it_and_bed_return_resolves_it(
+        tmp_path: Path, notifier: RecordingNotifier) -> None:
+    homes = [{"id": "home-1", "site": "town", "resident": {
+        "name": "Wang Guirong", "rules": {"bed_exit": {"page": True}}}},
+             {"id": "home-2", "site": "town", "resident": {"name": "Li Xiu"}}]
+    config = site_config(tmp_path, homes=homes, flap_hold_s=0)
+    sessions = make_sessionmaker(make_engine(config.database.url))
+    with sessions() as session:
+        sync_registry(session, config)
+    engine = AlertEngine(sessions, notifier, secret="k" * 32, public_url="http://hub.test",
+                         clock=FakeClock(), config=config)
+    with engine.sessions() as session:
+        at_risk = engine.on_event(session, "home-1", "bed_exit", "bed", engine.clock.now(), {})
+        other = engine.on_event(session, "home-2", "bed_exit", "bed", engine.clock.now(), {})
+        session.commit()
+        assert at_risk is not None and other is None
+        alert_id = at_risk.id
+    assert await engine.process_due_pages() == 1
+    with engine.sessions() as session:
+        engine.on_event(session, "home-1", "bed_return", "bed", engine.clock.now(), {})
+        session.commit()
+    with engine.sessions() as session:
+        alert = session.get(Alert, alert_id)
+        assert alert is not None and (alert.state, alert.resolution) == ("resolved", "auto")

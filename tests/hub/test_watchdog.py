@@ -15,7 +15,8 @@ from typing import Any, ClassVar
 import pytest
 from sqlalchemy import select
 
-from hub.alerts import KIND_TEXT, AlertEngine
+from bedwatch.kinds import kind_text
+from hub.alerts import AlertEngine
 from hub.config import WatchdogSection
 from hub.db import Alert, Delivery
 from hub.pager import DeliveryResult
@@ -66,7 +67,7 @@ async def test_an_outage_past_its_threshold_pages_the_technicians_once_and_resol
         await engine.process_due_pages()
         clock.t += 0.5
     assert who(notifier) == ["tech"]
-    assert KIND_TEXT[kind] in notifier.sent[0][1] and "the hub itself" in notifier.sent[0][1]
+    assert kind_text(kind, "en") in notifier.sent[0][1] and "the hub itself" in notifier.sent[0][1]
     clock.t = start + 600
     assert dog.check(replace(HEALTHY, messages_received=received + 1)) == []
     [alert] = hub_alerts(engine)
