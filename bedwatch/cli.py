@@ -116,7 +116,7 @@ def demo(
     ] = None,
 ) -> None:
     """Start Mosquitto, InfluxDB, the hub and simulated homes; press call buttons; show pages."""
-    from bedwatch.demo import run_demo
+    from rig.demo import run_demo
 
     raise typer.Exit(run_demo(homes=homes, press_every=press_every, duration=duration,
                               workdir=workdir))
@@ -132,7 +132,7 @@ def evaluate(
     ] = None,
 ) -> None:
     """Score the detectors on the scenario library (tuning and held-out) and the real recording."""
-    from edge.eval import run_eval
+    from rig.eval import run_eval
 
     run_eval(json_path=json_path, days=days)
 

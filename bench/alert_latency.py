@@ -25,19 +25,8 @@ import paho.mqtt.client as mqtt
 from rich.console import Console
 from rich.table import Table
 
-from bedwatch.localsite import (
-    CaregiverSpec,
-    HomeSpec,
-    Program,
-    edge_config,
-    get_json,
-    hub_config,
-    wait_http,
-    write_toml,
-)
-from bedwatch.sink import NotificationSink
-from bedwatch.stack import LocalStack, free_port
-from firmware_sim.call_button import CallButtonSim
+from rig.site import LocalSite
+from rig.stack import LocalStack
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -98,56 +87,28 @@ def call_to_page(root: Path, stack: LocalStack, presses: int, backlog: int = 0) 
     With `backlog`, that many reading messages are queued for the hub before each press.
     """
     samples: list[float] = []
-    with NotificationSink() as sink, CallButtonSim(root / "dev", heartbeat_s=5.0) as sim:
-        home = HomeSpec(id="home-001", site="town", resident="Bench Resident", address="Lab",
-                        devices=[{"type": "call_button", "id": "button", "port": str(sim.path)}])
-        api_port = free_port()
-        hub_path = write_toml(root / "hub" / "hub.toml", hub_config(
-            workdir=root / "hub", mqtt_port=stack.mosquitto.port,
-            influx_url=stack.influxdb.url, api_port=api_port, homes=[home],
-            caregivers=[CaregiverSpec("cg", "Caregiver", "town", [sink.url("cg")])],
-            sites=[{"id": "town", "name": "Town", "kind": "urban"}]))
-        hub = Program("hub", ["hub", "run", "--config", str(hub_path)], root / "hub.log").start()
-        edge_path = write_toml(root / "edge.toml", edge_config(
-            home=home, mqtt_port=stack.mosquitto.port, workdir=root))
-        agent = Program("edge", ["edge", "run", "--config", str(edge_path)],
-                        root / "edge.log").start()
-        api = f"http://127.0.0.1:{api_port}"
-        try:
-            wait_http(f"{api}/healthz", program=hub)
-            deadline = time.monotonic() + 30
-            while get_json(f"{api}/api/homes")[0]["agent"] != "online":
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"agent did not come online:\n{agent.log_tail()}")
-                time.sleep(0.1)
-            for i in range(presses):
-                if backlog:
-                    flood_readings(stack.mosquitto.port, home.id, backlog)
-                before = len(sink.notifications)
-                start = time.monotonic()
-                sim.press()
-                got = sink.wait_for(lambda _n: True, timeout=10, count=before + 1)
-                if len(got) > before:
-                    samples.append((got[before].received_monotonic - start) * 1000)
-                # Close the alert so the next press opens (and pages) a new one.
-                alerts = get_json(f"{api}/api/alerts?state=active")
-                for alert in alerts:
-                    _post(f"{api}/api/alerts/{alert['id']}/resolve",
-                          {"caregiver": "cg", "resolution": "test", "note": f"bench {i}"})
-                time.sleep(0.05)
-        finally:
-            agent.stop()
-            hub.stop()
+    with LocalSite(root, mosquitto=stack.mosquitto, influxdb=stack.influxdb) as site:
+        home = site.add_home(resident="Bench Resident", address="Lab")
+        sim, sink = site.buttons[home.id], site.sink
+        caregiver = site.caregivers[0].id
+        site.start_hub()
+        site.start_agent(home)
+        site.wait_online()
+        for i in range(presses):
+            if backlog:
+                flood_readings(stack.mosquitto.port, home.id, backlog)
+            before = len(sink.notifications)
+            start = time.monotonic()
+            sim.press()
+            got = sink.wait_for(lambda _n: True, timeout=10, count=before + 1)
+            if len(got) > before:
+                samples.append((got[before].received_monotonic - start) * 1000)
+            # Close the alert so the next press opens (and pages) a new one.
+            for alert in site.get("/api/alerts?state=active"):
+                site.post(f"/api/alerts/{alert['id']}/resolve",
+                          {"caregiver": caregiver, "resolution": "test", "note": f"bench {i}"})
+            time.sleep(0.05)
     return samples
-
-
-def _post(url: str, body: dict[str, object]) -> None:
-    import urllib.request
-
-    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
-                                     headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=5):
-        pass
 
 
 def main() -> int:

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 import aiomqtt
 import pytest
 
-from bedwatch.sink import NotificationSink
-from bedwatch.stack import InfluxDB, Mosquitto
+from rig.sink import NotificationSink
+from rig.stack import InfluxDB, Mosquitto
 
 if TYPE_CHECKING:
     from hub.service import Hub

@@ -9,33 +9,20 @@ through its link as a caregiver would.
 
 from __future__ import annotations
 
-import json
 import re
 import signal
 import tempfile
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 
-from bedwatch.localsite import (
-    CaregiverSpec,
-    HomeSpec,
-    Program,
-    edge_config,
-    get_json,
-    hub_config,
-    wait_http,
-    write_toml,
-)
-from bedwatch.sink import Notification, NotificationSink
-from bedwatch.stack import LocalStack, free_port
+from rig.sink import Notification
+from rig.site import CaregiverSpec, LocalSite
 
 ACK_LINK = re.compile(r"https?://\S+/ack/\S+")
 ALERT_ID = re.compile(r"alert #(\d+)")
@@ -68,39 +55,8 @@ SITES = [
 ]
 
 
-def _post_json(url: str, body: dict[str, Any]) -> None:
-    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
-                                     headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=5):
-        pass
-
-
 def _stamp() -> str:
     return datetime.now().strftime("%H:%M:%S")
-
-
-@contextmanager
-def _simulated_homes(count: int, workdir: Path) -> Iterator[list[tuple[HomeSpec, Any]]]:
-    from firmware_sim.bed_sensor import bed_sim
-    from firmware_sim.call_button import CallButtonSim
-
-    homes: list[tuple[HomeSpec, Any]] = []
-    with ExitStack() as stack:
-        for i in range(count):
-            resident, address, site = RESIDENTS[i % len(RESIDENTS)]
-            home_id = f"home-{i + 1:03d}"
-            sim = stack.enter_context(
-                CallButtonSim(workdir / home_id, heartbeat_s=5.0, buttons=[0x1000 + i])
-            )
-            bed = stack.enter_context(bed_sim(workdir / home_id, seed=i))
-            spec = HomeSpec(
-                id=home_id, site=site, resident=resident, address=address,
-                devices=[{"type": "call_button", "id": "bedside-button", "port": str(sim.path),
-                          "baudrate": 9600},
-                         {"type": "bed_sensor", "id": "bed", "port": str(bed.path)}],
-            )
-            homes.append((spec, sim))
-        yield homes
 
 
 def run_demo(*, homes: int = 3, press_every: float = 15.0, duration: float | None = None,
@@ -141,37 +97,22 @@ def run_demo(*, homes: int = 3, press_every: float = 15.0, duration: float | Non
 
     console.rule("[bold]bedwatch demo")
     console.print(f"working folder: {root}")
-    with ExitStack() as stack:
-        stack_servers = stack.enter_context(LocalStack(root / "servers"))
-        console.print(f"{_stamp()} Mosquitto on 127.0.0.1:{stack_servers.mosquitto.port}, "
-                      f"InfluxDB at {stack_servers.influxdb.url}")
-        sink = stack.enter_context(NotificationSink(on_notification=on_page))
-        caregivers = [CaregiverSpec(c.id, c.name, c.site, [sink.url(c.id)], role=c.role)
-                      for c in CAREGIVERS]
-        home_sims = stack.enter_context(_simulated_homes(homes, root / "devices"))
-        specs = [spec for spec, _ in home_sims]
-        api_port = free_port()
-        hub_path = write_toml(root / "hub" / "hub.toml", hub_config(
-            workdir=root / "hub", mqtt_port=stack_servers.mosquitto.port,
-            influx_url=stack_servers.influxdb.url, api_port=api_port,
-            homes=specs, caregivers=caregivers, sites=SITES))
-        hub = Program("hub", ["hub", "run", "--config", str(hub_path)], root / "hub" / "hub.log")
-        stack.callback(hub.stop)
-        hub.start()
-        api = f"http://127.0.0.1:{api_port}"
-        wait_http(f"{api}/healthz", program=hub)
+    with LocalSite(root, sites=SITES, caregivers=CAREGIVERS, on_notification=on_page) as site:
+        console.print(f"{_stamp()} Mosquitto on 127.0.0.1:{site.mosquitto.port}, "
+                      f"InfluxDB at {site.influxdb.url}")
+        for i in range(homes):
+            resident, address, site_id = RESIDENTS[i % len(RESIDENTS)]
+            site.add_home(resident=resident, address=address, site=site_id,
+                          button=0x1000 + i, bed_seed=i)
+        hub = site.start_hub()
+        api = site.api
         console.print(f"{_stamp()} hub up: {api}/api/alerts  (log: {hub.log_path})")
         console.print(f"{_stamp()} caregivers' pages: the 'Your alerts' link in each page")
         agents = []
-        for spec, sim in home_sims:
-            path = write_toml(root / spec.id / "edge.toml", edge_config(
-                home=spec, mqtt_port=stack_servers.mosquitto.port, workdir=root / spec.id))
-            agent = Program(spec.id, ["edge", "run", "--config", str(path)],
-                            root / spec.id / "edge.log")
-            stack.callback(agent.stop)
-            agents.append(agent.start())
+        for spec in site.homes:
+            agents.append(site.start_agent(spec))
             console.print(f"{_stamp()} {spec.id}: {spec.resident}, {spec.address} "
-                          f"[dim](call button on {sim.path})[/dim]")
+                          f"[dim](call button on {site.buttons[spec.id].path})[/dim]")
         console.print(f"{_stamp()} [green]running[/]: a call button is pressed every "
                       f"{press_every:.0f} s; Ctrl-C stops everything")
         seen_alerts: set[Any] = set()
@@ -188,16 +129,16 @@ def run_demo(*, homes: int = 3, press_every: float = 15.0, duration: float | Non
                         console.print(f"[red]{agent.name} agent exited[/]:\n{agent.log_tail()}")
                         return 1
                 if now >= next_press:
-                    spec, sim = home_sims[turn % len(home_sims)]
+                    spec = site.homes[turn % len(site.homes)]
                     turn += 1
-                    sim.press(sim.buttons[0])
+                    site.buttons[spec.id].press()
                     pressed_at[spec.id] = time.monotonic()
                     if turn % 3 == 0:
                         unanswered.add(spec.id)
                     console.print(f"{_stamp()} [bold yellow]CALL[/] {spec.resident} pressed "
                                   f"the call button in {spec.id}")
                     next_press = now + press_every
-                for alert in get_json(f"{api}/api/alerts?state=open"):
+                for alert in site.get("/api/alerts?state=open"):
                     key = alert.get("id")
                     if key not in seen_alerts:
                         seen_alerts.add(key)
@@ -222,17 +163,16 @@ def run_demo(*, homes: int = 3, press_every: float = 15.0, duration: float | Non
                 for followup in [f for f in followups if f[0] <= now]:
                     followups.remove(followup)
                     _, action, alert_id, who = followup
-                    _post_json(f"{api}/api/alerts/{alert_id}/{action}",
-                               {"caregiver": who, "resolution": "real",
-                                "note": "helped the resident back to bed"}
-                               if action == "resolve" else {"caregiver": who})
+                    site.post(f"/api/alerts/{alert_id}/{action}",
+                              {"caregiver": who, "resolution": "real",
+                               "note": "helped the resident back to bed"}
+                              if action == "resolve" else {"caregiver": who})
                     label = "ON SITE" if action == "on_site" else "RESOLVED"
                     console.print(f"{_stamp()} [bold cyan]{label}[/] #{alert_id} by {who}")
                 stop.wait(0.25)
         except KeyboardInterrupt:
             pass
+        # The site stops the hub first: agents going away on purpose must not page anyone.
         console.print(f"{_stamp()} stopping the hub, agents and servers…")
-        # The hub first: agents going away on purpose must not page anyone.
-        hub.stop()
     console.print(f"{_stamp()} stopped at {datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC")
     return 0

@@ -22,12 +22,12 @@ import numpy as np
 
 from bedwatch.kinds import EVALUATED_KINDS
 from edge.detectors.bcg import estimate_rates
-from edge.detectors.home import DetectorsConfig, build
 from edge.detectors.occupancy import OccupancyConfig
-from edge.drivers.base import DeviceEvent, Reading, SampleBlock
+from edge.detectors.wiring import DetectorsConfig, build
 from edge.drivers.bed_sensor import BedSensorConfig, BedSensorDriver
 from edge.drivers.call_button import CallButtonConfig, CallButtonDriver
 from edge.drivers.fall_mat import FallMatConfig, FallMatDriver
+from edge.items import DeviceEvent, Observation, SampleBlock
 
 # The kinds the evaluation scores are marked in the table of kinds.
 ALERT_KINDS = EVALUATED_KINDS
@@ -65,7 +65,7 @@ def _blocks(stream: Any, driver: Any) -> Iterator[SampleBlock]:
 
 
 def _calls(day: Any, rng: np.random.Generator, counters: dict[str, int]
-           ) -> Iterator[DeviceEvent | Reading]:
+           ) -> Iterator[DeviceEvent | Observation]:
     """The call-button receiver's bytes for the day through the real driver."""
     from firmware_sim.call_button import receiver_stream
 
@@ -73,12 +73,12 @@ def _calls(day: Any, rng: np.random.Generator, counters: dict[str, int]
                               clock=lambda: day.t0)
     for t, data in receiver_stream(day.calls, day.t0, rng):
         for item in driver.handle_bytes(data, t):
-            if isinstance(item, DeviceEvent | Reading):
+            if isinstance(item, DeviceEvent | Observation):
                 yield item
     counters.update(driver.error_counts())
 
 
-def _when(item: SampleBlock | Reading | DeviceEvent) -> float:
+def _when(item: SampleBlock | Observation | DeviceEvent) -> float:
     return item.t0 if isinstance(item, SampleBlock) else item.t
 
 
@@ -97,7 +97,7 @@ def run_day(day: Any) -> DayResult:
                              t0=day.t0)
     bed_driver = BedSensorDriver(BedSensorConfig(type="bed_sensor", id="bed", port="sim"))
     call_frames: dict[str, int] = {}
-    sources: list[Iterator[SampleBlock | Reading | DeviceEvent]] = [
+    sources: list[Iterator[SampleBlock | Observation | DeviceEvent]] = [
         _blocks(bed_stream, bed_driver),
         _calls(day, np.random.default_rng([day.seed, 11]), call_frames)]
     for offset, script in day.mat_episodes:
@@ -107,9 +107,9 @@ def run_day(day: Any) -> DayResult:
             type="fall_mat", id="floor-mat", port="sim"))))
     detectors = detectors_for(day, rng)
     events: list[DeviceEvent] = []
-    vitals: list[Reading] = []
+    vitals: list[Observation] = []
 
-    def run(item: SampleBlock | Reading | DeviceEvent) -> None:
+    def run(item: SampleBlock | Observation | DeviceEvent) -> None:
         for detector in detectors:
             for out in detector(item):
                 if isinstance(out, DeviceEvent):
