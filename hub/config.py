@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from bedwatch.configfile import ConfigError, load_toml_model, resolve
 from bedwatch.wire import ID_PATTERN
 
-__all__ = ["ConfigError", "HubConfig", "load_config"]
+__all__ = ["ConfigError", "HubConfig", "ServiceSettings", "load_config"]
 
 
 class _Model(BaseModel):
@@ -234,11 +234,34 @@ class OverrideSection(_Model):
     end: datetime = Field(description="End (ISO 8601; local site time if no offset).")
 
 
-class HubConfig(_Model):
+class ServiceSettings(_Model):
+    """How the hub service itself behaves: all the alert engine and the watchdog read here.
+
+    The registry (sites, homes, people, the rota) is not among them: the engine reads it from
+    the database rows, which `hub.registry.sync_registry` writes from the config file.
+    """
+
+    organisation: OrganisationSection = Field(default_factory=OrganisationSection)
+    pager: PagerSection = Field(default_factory=PagerSection)
+    watchdog: WatchdogSection = Field(default_factory=WatchdogSection)
+    heartbeat: HeartbeatSection = Field(default_factory=HeartbeatSection)
+    rules: dict[str, RuleOverride] = Field(default_factory=dict,
+                                           description="Alert rules of the organisation by kind.")
+    tick_s: float = Field(1.0, gt=0, le=60, description="How often timers are checked.")
+    flap_hold_s: float = Field(
+        120.0, ge=0, description="A recovered device alert stays open this long before it "
+                                 "resolves, so a flapping device does not page again and again.")
+    max_silence_s: float = Field(4 * 3600, gt=0, description="Longest silence of a home.")
+
+
+class HubConfig(ServiceSettings):
+    """The hub's config file: connections, the service's settings and the registry."""
+
     mqtt: MqttSection = Field(default_factory=MqttSection)
     influx: InfluxSection = Field(default_factory=InfluxSection)
     database: DatabaseSection = Field(default_factory=DatabaseSection)
     api: ApiSection = Field(default_factory=ApiSection)
+    # The registry: written into the database rows at start-up (hub.registry.sync_registry).
     sites: list[SiteSection] = Field(default_factory=list)
     homes: list[HomeSection] = Field(default_factory=list)
     caregivers: list[CaregiverSection] = Field(default_factory=list)
@@ -251,17 +274,6 @@ class HubConfig(_Model):
     technicians: list[ContactSection] = Field(
         default_factory=list,
         description="Who keeps the hub running: paged by the watchdog (the desk if empty).")
-    organisation: OrganisationSection = Field(default_factory=OrganisationSection)
-    pager: PagerSection = Field(default_factory=PagerSection)
-    watchdog: WatchdogSection = Field(default_factory=WatchdogSection)
-    heartbeat: HeartbeatSection = Field(default_factory=HeartbeatSection)
-    rules: dict[str, RuleOverride] = Field(default_factory=dict,
-                                           description="Alert rules of the organisation by kind.")
-    tick_s: float = Field(1.0, gt=0, le=60, description="How often timers are checked.")
-    flap_hold_s: float = Field(
-        120.0, ge=0, description="A recovered device alert stays open this long before it "
-                                 "resolves, so a flapping device does not page again and again.")
-    max_silence_s: float = Field(4 * 3600, gt=0, description="Longest silence of a home.")
 
     @model_validator(mode="after")
     def _references(self) -> HubConfig:
@@ -290,6 +302,9 @@ class HubConfig(_Model):
             if entry.caregiver not in caregivers:
                 raise ValueError(f"{name}[{i}].caregiver: unknown caregiver {entry.caregiver!r}")
         for i, override in enumerate(self.overrides):
+            if (override.start.tzinfo is None) != (override.end.tzinfo is None):
+                raise ValueError(f"overrides[{i}].end: give both times with an offset, or "
+                                 "neither (site-local time)")
             if override.end <= override.start:
                 raise ValueError(f"overrides[{i}].end: must be after start")
         return self

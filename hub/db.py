@@ -1,6 +1,8 @@
 """The hub's SQL state (SQLAlchemy 2): registry, events, alerts, pages, deliveries and audit.
 
-SQLite by default; the same models run on PostgreSQL.
+SQLite by default; the same models run on PostgreSQL. The registry rows (sites, homes,
+caregivers, the rota) are all the alert engine knows of sites, homes and people: the config
+file fills them at start-up, and anything that writes them later is seen at the next event.
 """
 
 from __future__ import annotations
@@ -20,12 +22,14 @@ from sqlalchemy import (
     Text,
     create_engine,
     event,
+    inspect,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
 
 class Base(DeclarativeBase):
-    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON, list[str]: JSON}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        dict[str, Any]: JSON, list[str]: JSON, list[dict[str, Any]]: JSON}
 
 
 class Site(Base):
@@ -36,6 +40,13 @@ class Site(Base):
     timezone: Mapped[str] = mapped_column(String(64))
     ack_target_s: Mapped[float] = mapped_column(Float)
     arrival_target_s: Mapped[float] = mapped_column(Float)
+    # The chain: [{"role": "oncall", "after_s": 0}, ...], first step at 0, in time order.
+    escalation: Mapped[list[dict[str, Any]]] = mapped_column(default=list, server_default="[]")
+    reminder_every_s: Mapped[float] = mapped_column(Float, default=60.0, server_default="60")
+    # Alert rule overrides by kind: {"bed_exit": {"page": true}}; keys of an AlertRule.
+    rules: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
+    # A site that left the registry keeps its row for the history; its homes page the desk.
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
 
 
 class Home(Base):
@@ -45,6 +56,10 @@ class Home(Base):
     address: Mapped[str] = mapped_column(String(400), default="")
     resident_name: Mapped[str] = mapped_column(String(200))
     doctor_notify: Mapped[list[str]] = mapped_column(default=list)
+    # The resident's own alert rule overrides by kind, over the site's.
+    rules: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
+    # A home that left the registry is still known (no `unknown_home`), without its rules.
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
 
 
 class Caregiver(Base):
@@ -57,6 +72,31 @@ class Caregiver(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     # Family contacts and doctors belong to one home; staff to none.
     home_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class RotaShift(Base):
+    """A weekly shift: a caregiver has a role on these days between two local times."""
+
+    __tablename__ = "rota_shifts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    site_id: Mapped[str] = mapped_column(ForeignKey("sites.id"), index=True)
+    caregiver_id: Mapped[str] = mapped_column(ForeignKey("caregivers.id"))
+    role: Mapped[str] = mapped_column(String(16))
+    days: Mapped[list[str]] = mapped_column()  # "mon" … "sun": the days the shift starts on
+    start: Mapped[str] = mapped_column(String(5))  # local HH:MM
+    end: Mapped[str] = mapped_column(String(5))  # local HH:MM; before start: the next day
+
+
+class RotaOverride(Base):
+    """A one-off change to the rota: a caregiver has a role from one instant to another."""
+
+    __tablename__ = "rota_overrides"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    site_id: Mapped[str] = mapped_column(ForeignKey("sites.id"), index=True)
+    caregiver_id: Mapped[str] = mapped_column(ForeignKey("caregivers.id"))
+    role: Mapped[str] = mapped_column(String(16))
+    start_at: Mapped[float] = mapped_column(Float)  # UTC seconds
+    end_at: Mapped[float] = mapped_column(Float)
 
 
 class EventRecord(Base):
@@ -211,7 +251,31 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
     Base.metadata.create_all(engine)
+    _add_new_columns(engine)
     return engine
+
+
+def _add_new_columns(engine: Engine) -> None:
+    """Add the columns this version defines to tables an older version created.
+
+    `create_all` makes missing tables only; a database from before a column was added gets it
+    here, with its server default. Nothing is ever dropped or changed.
+    """
+    tables = inspect(engine)
+    with engine.begin() as connection:
+        for table in Base.metadata.sorted_tables:
+            if not tables.has_table(table.name):
+                continue
+            present = {c["name"] for c in tables.get_columns(table.name)}
+            for column in table.columns:
+                if column.name in present:
+                    continue
+                kind = column.type.compile(engine.dialect)
+                default = column.server_default
+                clause = (f" NOT NULL DEFAULT '{default.arg}'"  # type: ignore[attr-defined]
+                          if default is not None else "")
+                connection.exec_driver_sql(
+                    f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}{clause}')
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Any]:

@@ -24,7 +24,9 @@ def redact(url: str) -> str:
     """Return the URL with passwords and tokens masked, for logs and the audit."""
     plugin = apprise.Apprise.instantiate(url)
     if plugin is None:
-        return url.split("://", 1)[0] + "://(invalid)"
+        # Nothing of an unparsable URL is shown: it may be a password without a scheme.
+        scheme, sep, _ = url.partition("://")
+        return f"{scheme[:16]}://(invalid)" if sep and scheme.isalnum() else "(invalid URL)"
     return str(plugin.url(privacy=True))
 
 

@@ -1,9 +1,45 @@
-"""Drive an alert engine on its fake clock, and read who it paged."""
+"""Build an alert engine on its fake clock, feed it events, drive it, and read who it paged."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 from hub.alerts import AlertEngine
-from tests.hub.conftest import FakeClock, RecordingNotifier
+from hub.config import HubConfig
+from hub.db import Alert, make_engine, make_sessionmaker
+from hub.pager import Notifier
+from hub.registry import sync_registry
+from tests.hub.conftest import FakeClock, RecordingNotifier, site_config
+
+DESK = [{"id": "desk-li", "name": "Li (desk)", "notify": ["json://desk/"]}]
+TECHS = [{"id": "tech-wu", "name": "Wu (technician)", "notify": ["json://tech/"]}]
+
+
+def build(config: HubConfig, notifier: Notifier,
+          clock: FakeClock | None = None) -> AlertEngine:
+    """Write the config's registry into its database and return an engine reading it."""
+    sessions = make_sessionmaker(make_engine(config.database.url))
+    with sessions() as session:
+        sync_registry(session, config)
+    return AlertEngine(sessions, notifier, secret="k" * 32, public_url="http://hub.test",
+                       clock=clock or FakeClock(), config=config)
+
+
+def make(tmp_path: Path, notifier: RecordingNotifier, **sections: Any) -> AlertEngine:
+    """Return an engine for the town site of `site_config`, with a desk and a technician."""
+    sections.setdefault("desk", DESK)
+    sections.setdefault("technicians", TECHS)
+    return build(site_config(tmp_path, **sections), notifier)
+
+
+def fire(engine: AlertEngine, home: str, kind: str, device: str = "mat",
+         data: dict[str, Any] | None = None) -> Alert | None:
+    """Apply one event now, as ingest would, and commit; return its alert if any."""
+    with engine.sessions() as session:
+        alert = engine.on_event(session, home, kind, device, engine.clock.now(), data or {})
+        session.commit()
+        return alert
 
 
 async def run_until(engine: AlertEngine, seconds: float, step: float = 0.5) -> None:

@@ -8,26 +8,19 @@ import pytest
 from sqlalchemy import select
 
 from hub.alerts import AlertEngine, TransitionError
-from hub.db import Alert, Delivery, Page, make_engine, make_sessionmaker
-from hub.registry import sync_registry
+from hub.db import Alert, Delivery, Page
 from tests.hub.conftest import FakeClock, RecordingNotifier, site_config
+from tests.hub.engine import build, fire
 
 
 @pytest.fixture
 def engine(tmp_path: Path, notifier: RecordingNotifier) -> AlertEngine:
-    config = site_config(tmp_path)
-    sessions = make_sessionmaker(make_engine(config.database.url))
-    with sessions() as session:
-        sync_registry(session, config)
-    return AlertEngine(sessions, notifier, secret="k" * 32, public_url="http://hub.test",
-                       clock=FakeClock(), config=config)
+    return build(site_config(tmp_path), notifier)
 
 
 def _event(engine: AlertEngine, kind: str, device: str = "btn") -> int | None:
-    with engine.sessions() as session:
-        alert = engine.on_event(session, "home-1", kind, device, engine.clock.now(), {})
-        session.commit()
-        return alert.id if alert else None
+    alert = fire(engine, "home-1", kind, device)
+    return alert.id if alert else None
 
 
 async def test_call_pages_oncall_with_who_where_what_and_link(
@@ -131,12 +124,7 @@ async def test_bed_exit_pages_only_for_a_resident_who_wants_it_and_bed_return_re
     homes = [{"id": "home-1", "site": "town", "resident": {
         "name": "Wang Guirong", "rules": {"bed_exit": {"page": True}}}},
              {"id": "home-2", "site": "town", "resident": {"name": "Li Xiu"}}]
-    config = site_config(tmp_path, homes=homes, flap_hold_s=0)
-    sessions = make_sessionmaker(make_engine(config.database.url))
-    with sessions() as session:
-        sync_registry(session, config)
-    engine = AlertEngine(sessions, notifier, secret="k" * 32, public_url="http://hub.test",
-                         clock=FakeClock(), config=config)
+    engine = build(site_config(tmp_path, homes=homes, flap_hold_s=0), notifier)
     with engine.sessions() as session:
         at_risk = engine.on_event(session, "home-1", "bed_exit", "bed", engine.clock.now(), {})
         other = engine.on_event(session, "home-2", "bed_exit", "bed", engine.clock.now(), {})

@@ -47,6 +47,10 @@ def test_sample_is_valid_and_relative_paths_resolve(tmp_path: Path) -> None:
          "greater than or equal to 2"),
         ("[watchdog]\nbroker_down_afer_s = 5", "watchdog.broker_down_afer_s",
          "Extra inputs"),
+        ("[[sites]]\nid = 's'\nname = 'S'\n[[caregivers]]\nid = 'c'\nname = 'C'\nsite = 's'\n"
+         "notify = ['json://c/']\n[[overrides]]\nsite = 's'\ncaregiver = 'c'\nrole = 'oncall'\n"
+         "start = 2026-01-01T08:00:00+08:00\nend = 2026-01-01T20:00:00",
+         "(top level)", "overrides[0].end: give both times with an offset"),
     ],
 )
 def test_errors_name_file_and_key(tmp_path: Path, text: str, key: str, expected: str) -> None:

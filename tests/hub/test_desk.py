@@ -9,31 +9,9 @@ from typing import Any
 from sqlalchemy import select
 
 from hub.alerts import AlertEngine
-from hub.db import Alert, AuditEntry, Page, make_engine, make_sessionmaker
-from hub.registry import sync_registry
-from tests.hub.conftest import FakeClock, RecordingNotifier, site_config
-from tests.hub.engine import run_until, who
-
-DESK = [{"id": "desk-li", "name": "Li (desk)", "notify": ["json://desk/"]}]
-TECHS = [{"id": "tech-wu", "name": "Wu (technician)", "notify": ["json://tech/"]}]
-
-
-def make(tmp_path: Path, notifier: RecordingNotifier, **sections: Any) -> AlertEngine:
-    sections.setdefault("desk", DESK)
-    sections.setdefault("technicians", TECHS)
-    config = site_config(tmp_path, **sections)
-    sessions = make_sessionmaker(make_engine(config.database.url))
-    with sessions() as session:
-        sync_registry(session, config)
-    return AlertEngine(sessions, notifier, secret="k" * 32, public_url="http://hub.test",
-                       clock=FakeClock(), config=config)
-
-
-def fire(engine: AlertEngine, home: str, kind: str, device: str = "mat") -> Alert | None:
-    with engine.sessions() as session:
-        alert = engine.on_event(session, home, kind, device, engine.clock.now(), {})
-        session.commit()
-        return alert
+from hub.db import Alert, AuditEntry, Page
+from tests.hub.conftest import FakeClock, RecordingNotifier
+from tests.hub.engine import fire, make, run_until, who
 
 
 def alerts(engine: AlertEngine) -> list[Alert]:

@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import select
 
 from hub.alerts import AlertEngine
-from hub.db import Alert, AuditEntry, make_engine, make_sessionmaker
-from hub.registry import sync_registry
+from hub.db import Alert, AuditEntry
 from tests.hub.conftest import FakeClock, RecordingNotifier, site_config
-from tests.hub.engine import run_until, who
+from tests.hub.engine import build, run_until, who
+from tests.hub.engine import fire as fire_at
 
 TUESDAY_NOON = datetime(2026, 11, 24, 12, 0, tzinfo=ZoneInfo("Asia/Shanghai")).timestamp()
 
@@ -39,21 +39,14 @@ def make(tmp_path: Path, db_url: str, notifier: RecordingNotifier, t: float = TU
         ],
     }
     raw.update(overrides)
-    config = site_config(tmp_path, database={"url": db_url}, **raw)
-    sessions = make_sessionmaker(make_engine(config.database.url))
-    with sessions() as session:
-        sync_registry(session, config)
-    return AlertEngine(sessions, notifier, secret="k" * 32, public_url="http://hub.test",
-                       clock=FakeClock(t), config=config)
+    return build(site_config(tmp_path, database={"url": db_url}, **raw), notifier, FakeClock(t))
 
 
 def fire(engine: AlertEngine, kind: str = "fall", device: str = "mat",
          data: dict[str, Any] | None = None) -> int:
-    with engine.sessions() as session:
-        alert = engine.on_event(session, "home-1", kind, device, engine.clock.now(), data or {})
-        session.commit()
-        assert alert is not None
-        return alert.id
+    alert = fire_at(engine, "home-1", kind, device, data)
+    assert alert is not None
+    return alert.id
 
 
 async def test_unacknowledged_fall_climbs_the_chain_at_the_right_moments(

@@ -1,4 +1,7 @@
-"""The rota: shifts over midnight, hand-over, overrides, and the fallback for gaps."""
+"""The rota: shifts over midnight, hand-over, overrides, and the fallback for gaps.
+
+`on_duty` reads the registry rows; each test's `config` is its config written into them.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +9,10 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.orm import Session
+
+from hub.db import make_engine, make_sessionmaker
+from hub.registry import sync_registry
 from hub.rota import on_duty
 from tests.hub.conftest import site_config
 
@@ -16,8 +23,8 @@ def at(text: str) -> float:
     return datetime.fromisoformat(text).replace(tzinfo=SHANGHAI).timestamp()
 
 
-def _config(tmp_path: Path):  # type: ignore[no-untyped-def]
-    return site_config(
+def _config(tmp_path: Path) -> Session:
+    config = site_config(
         tmp_path,
         caregivers=[
             {"id": "day", "name": "D", "site": "town", "notify": ["json://d/"]},
@@ -35,6 +42,9 @@ def _config(tmp_path: Path):  # type: ignore[no-untyped-def]
         overrides=[{"site": "town", "caregiver": "standing", "role": "oncall",
                     "start": "2026-11-25T12:00", "end": "2026-11-25T14:00"}],
     )
+    session = make_sessionmaker(make_engine(config.database.url))()
+    sync_registry(session, config)
+    return session
 
 
 def test_hand_over_at_the_end_of_a_shift(tmp_path: Path) -> None:

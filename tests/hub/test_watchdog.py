@@ -22,7 +22,7 @@ from hub.db import Alert, Delivery
 from hub.pager import DeliveryResult
 from hub.watchdog import HubHealth, Watchdog, is_mass_outage
 from tests.hub.conftest import FakeClock, RecordingNotifier
-from tests.hub.test_desk import DESK, TECHS, fire, make, who
+from tests.hub.engine import DESK, TECHS, fire, make, who
 
 HEALTHY = HubHealth(broker_connected=True, influx_ok=True, messages_received=0,
                     homes_online=3)
