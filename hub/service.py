@@ -23,6 +23,8 @@ from hub.ingest import Ingest
 from hub.pager import ApprisePager, Notifier
 from hub.registry import sync_registry
 from hub.watchdog import Watchdog, read_health
+from hub.web import WebContext, create_app
+from hub.web.deps import ChangeFeed, HubStatus
 
 log = logging.getLogger(__name__)
 
@@ -208,8 +210,6 @@ class Hub:
 
     async def run(self, stop: asyncio.Event, *, serve_api: bool = True) -> None:
         """Serve until `stop` is set; flush the writer on the way out."""
-        from hub.api import create_app
-
         tasks = [
             asyncio.create_task(self.ingest.run(stop), name="ingest"),
             asyncio.create_task(self.writer.run(stop), name="influx-writer"),
@@ -218,8 +218,8 @@ class Hub:
         server: uvicorn.Server | None = None
         if serve_api:
             server = _ApiServer(uvicorn.Config(
-                create_app(self), host=self.config.api.host, port=self.config.api.port,
-                log_level="warning", lifespan="off"))
+                create_app(web_context(self)), host=self.config.api.host,
+                port=self.config.api.port, log_level="warning", lifespan="off"))
             tasks.append(asyncio.create_task(server.serve(), name="api"))
         log.info("hub running: MQTT %s:%d, InfluxDB %s, API %s", self.config.mqtt.host,
                  self.config.mqtt.port, self.config.influx.url, self.config.api.public_url)
@@ -231,6 +231,22 @@ class Hub:
             await asyncio.gather(*tasks, return_exceptions=True)
             await self.writer.close()
             self.engine.dispose()
+
+
+def web_context(hub: Hub) -> WebContext:
+    """Return what the web app is given of a hub: its store, clock, engine, figures, changes."""
+    def status() -> HubStatus:
+        return HubStatus(
+            mqtt_connected=hub.ingest.connected, influx_reachable=hub.writer.reachable,
+            uptime_s=time.monotonic() - hub.started, ingest=dict(hub.ingest.counters),
+            rejected=dict(hub.ingest.rejected), duplicates=hub.duplicates,
+            influx={**hub.writer.counters, "pending": hub.writer.pending})
+
+    assert hub.config.api.secret is not None
+    return WebContext(sessions=hub.sessions, clock=hub.clock, engine=hub.alerts,
+                      secret=hub.config.api.secret, status=status,
+                      changes=ChangeFeed(notify=hub.notify_change, wait=hub.wait_change),
+                      api_token=hub.config.api.token)
 
 
 async def run_hub(config: HubConfig, *, stop: asyncio.Event | None = None) -> Hub:

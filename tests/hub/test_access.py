@@ -3,7 +3,6 @@ acknowledge link and the REST API; removed people are refused everywhere."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,13 +10,12 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
-from bedwatch import wire
-from hub.api import create_app
 from hub.config import HubConfig
 from hub.db import Alert, Silence
 from hub.registry import sync_registry
-from hub.service import Hub
-from tests.hub.conftest import FakeClock, RecordingNotifier, site_config
+from hub.web import WebContext, create_app
+from tests.hub.conftest import FakeClock, site_config
+from tests.hub.test_api import hubless_context, raise_event
 
 ROLES = {"oncall": "cg-a", "backup": "cg-b", "supervisor": "cg-s", "family": "fam-home-1-1",
          "doctor": "doc-home-1", "desk": "desk-li", "removed": "cg-gone"}
@@ -60,10 +58,11 @@ def _config(tmp_path: Path, *, with_gone: bool) -> HubConfig:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Hub, TestClient]]:
+def world(tmp_path_factory: pytest.TempPathFactory
+          ) -> Iterator[tuple[WebContext, TestClient]]:
+    """The hub's web side on one registry (no ingest: events go straight to the engine)."""
     tmp_path = tmp_path_factory.mktemp("access")
-    hub = Hub(_config(tmp_path, with_gone=True), notifier=RecordingNotifier(),
-              clock=FakeClock(wire_now()))
+    hub = hubless_context(_config(tmp_path, with_gone=True), FakeClock(wire_now()))
     with hub.sessions() as session:  # cg-gone leaves the organisation
         sync_registry(session, _config(tmp_path, with_gone=False))
     yield hub, TestClient(create_app(hub))
@@ -73,19 +72,18 @@ def wire_now() -> float:
     return 1_764_000_000.0
 
 
-def fresh_fall(hub: Hub, home: str) -> int:
+def fresh_fall(hub: WebContext, home: str) -> int:
     with hub.sessions() as session:  # a clean slate: nothing open, nothing silenced
         session.execute(update(Alert).values(state="resolved"))
         session.execute(Silence.__table__.delete())
         session.commit()
-    hub._on_event(home, wire.Event(id=uuid.uuid4().hex, seq=1, t=wire_now(), device="mat",
-                                   kind="fall", severity=wire.Severity.CRITICAL))
+    raise_event(hub, home, "fall", wire_now())
     with hub.sessions() as session:
         alert = session.scalars(select(Alert).where(Alert.state == "open")).one()
         return alert.id
 
 
-def state_of(hub: Hub, alert_id: int) -> str:
+def state_of(hub: WebContext, alert_id: int) -> str:
     with hub.sessions() as session:
         alert = session.get(Alert, alert_id)
         assert alert is not None
@@ -101,14 +99,14 @@ CASES = [(role, action, home) for home in SEES for role in ROLES for action in A
 
 @pytest.mark.parametrize(("role", "action", "home"), CASES,
                          ids=[f"{r}-{a}-{h}" for r, a, h in CASES])
-def test_who_may_do_what_on_the_caregivers_page(world: tuple[Hub, TestClient], role: str,
+def test_who_may_do_what_on_the_caregivers_page(world: tuple[WebContext, TestClient], role: str,
                                                 action: str, home: str) -> None:
     hub, client = world
     person = ROLES[role]
     alert_id = fresh_fall(hub, home)
     sees = role in SEES[home]
     allowed = sees and action in ALLOWED[role]
-    page = f"/c/{token(hub.alerts.desk_link(person))}"
+    page = f"/c/{token(hub.engine.desk_link(person))}"
     body = {"resolution": "real"} if action == "resolve" else {}
     if role == "removed":
         expected = 403  # the link itself is dead
@@ -141,7 +139,7 @@ API_CASES = [case for case in CASES if case[1] != "view"]
 
 @pytest.mark.parametrize(("role", "action", "home"), API_CASES,
                          ids=[f"{r}-{a}-{h}" for r, a, h in API_CASES])
-def test_who_may_do_what_through_the_rest_api(world: tuple[Hub, TestClient], role: str,
+def test_who_may_do_what_through_the_rest_api(world: tuple[WebContext, TestClient], role: str,
                                               action: str, home: str) -> None:
     hub, client = world
     alert_id = fresh_fall(hub, home)
@@ -162,11 +160,11 @@ def test_who_may_do_what_through_the_rest_api(world: tuple[Hub, TestClient], rol
 
 @pytest.mark.parametrize("role", list(ROLES))
 def test_the_acknowledge_link_works_only_for_who_may_acknowledge(
-        world: tuple[Hub, TestClient], role: str) -> None:
+        world: tuple[WebContext, TestClient], role: str) -> None:
     hub, client = world
     for home in SEES:
         alert_id = fresh_fall(hub, home)
-        link = f"/ack/{token(hub.alerts.ack_link(alert_id, ROLES[role]))}"
+        link = f"/ack/{token(hub.engine.ack_link(alert_id, ROLES[role]))}"
         allowed = role in SEES[home] and "ack" in ALLOWED[role]
         assert client.get(link).status_code == (200 if allowed else 403)
         response = client.post(link)
@@ -174,21 +172,20 @@ def test_the_acknowledge_link_works_only_for_who_may_acknowledge(
         assert state_of(hub, alert_id) == ("acknowledged" if allowed else "open")
 
 
-def test_a_page_link_is_not_an_acknowledge_link(world: tuple[Hub, TestClient]) -> None:
+def test_a_page_link_is_not_an_acknowledge_link(world: tuple[WebContext, TestClient]) -> None:
     hub, client = world
     fresh_fall(hub, "home-1")
-    response = client.post(f"/ack/{token(hub.alerts.desk_link('cg-a'))}")
+    response = client.post(f"/ack/{token(hub.engine.desk_link('cg-a'))}")
     assert response.status_code == 403 and "page link" in response.text
 
 
 def test_the_desk_sees_unregistered_homes_and_staff_do_not(
-        world: tuple[Hub, TestClient]) -> None:
+        world: tuple[WebContext, TestClient]) -> None:
     hub, client = world
     fresh_fall(hub, "home-1")
-    hub._on_event("home-77", wire.Event(id=uuid.uuid4().hex, seq=1, t=wire_now(), device="b",
-                                        kind="call", severity=wire.Severity.CRITICAL))
-    desk = client.get(f"/c/{token(hub.alerts.desk_link('desk-li'))}/alerts").json()["alerts"]
-    staff = client.get(f"/c/{token(hub.alerts.desk_link('cg-a'))}/alerts").json()["alerts"]
+    raise_event(hub, "home-77", "call", wire_now(), device="b")
+    desk = client.get(f"/c/{token(hub.engine.desk_link('desk-li'))}/alerts").json()["alerts"]
+    staff = client.get(f"/c/{token(hub.engine.desk_link('cg-a'))}/alerts").json()["alerts"]
     assert {(a["home"], a["kind"]) for a in desk} >= {("home-77", "call"),
                                                         ("home-77", "unknown_home")}
     assert [a["resident"] for a in desk if a["home"] == "home-77"] == ["unregistered home"] * 2

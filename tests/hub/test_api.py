@@ -3,31 +3,59 @@
 from __future__ import annotations
 
 import time
-import uuid
 from pathlib import Path
 
 from fastapi.testclient import TestClient
 
 from bedwatch import wire
-from hub.api import create_app
-from hub.service import Hub
+from hub.alerts import AlertEngine, Clock, SystemClock
+from hub.config import HubConfig
+from hub.db import make_engine, make_sessionmaker
+from hub.registry import sync_registry
+from hub.service import Hub, web_context
+from hub.web import WebContext, create_app
+from hub.web.deps import HubStatus
 from tests.hub.conftest import RecordingNotifier, site_config
 
+# A hub that has not connected to anything yet: what an app without ingest reports.
+NEVER_CONNECTED = HubStatus(mqtt_connected=False, influx_reachable=False, uptime_s=0.0,
+                            ingest={}, rejected={}, duplicates=0, influx={"pending": 0})
 
-def _hub(tmp_path: Path, **sections: object) -> Hub:
-    return Hub(site_config(tmp_path, **sections), notifier=RecordingNotifier())
+
+def hubless_context(config: HubConfig, clock: Clock | None = None) -> WebContext:
+    """Return what the web app needs without a hub: the registry in SQL and an alert engine."""
+    sessions = make_sessionmaker(make_engine(config.database.url))
+    with sessions() as session:
+        sync_registry(session, config)
+    assert config.api.secret is not None
+    clock = clock or SystemClock()
+    engine = AlertEngine(sessions, RecordingNotifier(), secret=config.api.secret,
+                         public_url=config.api.public_url, clock=clock,
+                         ack_link_ttl_s=config.api.ack_link_ttl_s, config=config)
+    return WebContext(sessions=sessions, clock=clock, engine=engine, secret=config.api.secret,
+                      status=lambda: NEVER_CONNECTED, api_token=config.api.token)
 
 
-def _event(hub: Hub, kind: str) -> None:
-    hub._on_event("home-1", wire.Event(id=uuid.uuid4().hex, seq=1, t=time.time(),
-                                       device="mat", kind=kind,
-                                       severity=wire.DEFAULT_SEVERITY[kind]))
+def raise_event(context: WebContext, home: str, kind: str, t: float,
+                device: str = "mat") -> None:
+    """Hand the alert engine one stored event, as ingest does."""
+    with context.sessions() as session:
+        context.engine.on_event(session, home, kind, device, t, {})
+        session.commit()
+
+
+def _context(tmp_path: Path, **sections: object) -> WebContext:
+    return hubless_context(site_config(tmp_path, **sections))
+
+
+def _event(context: WebContext, kind: str) -> None:
+    raise_event(context, "home-1", kind, time.time())
 
 
 def test_lifecycle_and_false_alarm_statistics(tmp_path: Path) -> None:
-    hub = _hub(tmp_path)
-    client = TestClient(create_app(hub))
-    _event(hub, "fall")
+    context = _context(tmp_path)
+    client = TestClient(create_app(context))
+    _event(context, "fall")
     [alert] = client.get("/api/alerts?state=open").json()
     assert client.post(f"/api/alerts/{alert['id']}/resolve",
                        json={"caregiver": "cg-a"}).status_code == 422  # what was found?
@@ -36,7 +64,7 @@ def test_lifecycle_and_false_alarm_statistics(tmp_path: Path) -> None:
     assert done.status_code == 200 and done.json()["state"] == "resolved"
     again = client.post(f"/api/alerts/{alert['id']}/ack", json={"caregiver": "cg-b"})
     assert again.status_code == 409
-    _event(hub, "fall")
+    _event(context, "fall")
     [second] = client.get("/api/alerts?state=open").json()
     client.post(f"/api/alerts/{second['id']}/resolve",
                 json={"caregiver": "cg-a", "resolution": "real"})
@@ -46,8 +74,7 @@ def test_lifecycle_and_false_alarm_statistics(tmp_path: Path) -> None:
 
 
 def test_silence_is_recorded_in_the_audit(tmp_path: Path) -> None:
-    hub = _hub(tmp_path)
-    client = TestClient(create_app(hub))
+    client = TestClient(create_app(_context(tmp_path)))
     response = client.post("/api/homes/home-1/silence",
                            json={"caregiver": "cg-a", "minutes": 30, "reason": "bathing"})
     assert response.status_code == 200
@@ -61,8 +88,8 @@ def test_silence_is_recorded_in_the_audit(tmp_path: Path) -> None:
 
 
 def test_api_token_is_required_when_configured(tmp_path: Path) -> None:
-    hub = _hub(tmp_path, api={"secret": "x" * 32, "token": "t" * 32})
-    client = TestClient(create_app(hub))
+    client = TestClient(create_app(_context(tmp_path, api={"secret": "x" * 32,
+                                                           "token": "t" * 32})))
     assert client.get("/api/alerts").status_code == 401
     assert client.get("/api/alerts", headers={"Authorization": "Bearer wrong"}).status_code == 401
     ok = client.get("/api/alerts", headers={"Authorization": f"Bearer {'t' * 32}"})
@@ -73,12 +100,12 @@ def test_api_token_is_required_when_configured(tmp_path: Path) -> None:
 
 async def test_the_hub_does_not_judge_blood_pressure_again(tmp_path: Path) -> None:
     # The edge's BP detector raises bp_crisis with its evidence; a second judge made two events.
-    hub = _hub(tmp_path, api={"secret": "x" * 32})
+    hub = Hub(site_config(tmp_path, api={"secret": "x" * 32}), notifier=RecordingNotifier())
     batch = wire.ReadingBatch(agent="home-1", seq=1, readings=[wire.Reading(
         device="cuff", kind="bp", t=1_764_000_000.0,
         fields={"systolic_mmhg": 230.0, "diastolic_mmhg": 130.0})])
     await hub.handle("home-1", wire.Channel.READINGS, None, batch)
     assert hub.writer.pending == 1
-    client = TestClient(create_app(hub))
+    client = TestClient(create_app(web_context(hub)))
     assert client.get("/api/events").json() == []
     assert client.get("/api/alerts").json() == []

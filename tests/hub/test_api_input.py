@@ -9,17 +9,17 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from hub.api import create_app
 from hub.db import Alert, DeadLetter, EventRecord
-from hub.service import Hub
-from tests.hub.conftest import RecordingNotifier, site_config
+from hub.web import WebContext, create_app
+from tests.hub.conftest import site_config
+from tests.hub.test_api import hubless_context
 
 HUGE = "99999999999999999999999"
 
 
 @pytest.fixture
-def hub(tmp_path: Path) -> Hub:
-    return Hub(site_config(tmp_path), notifier=RecordingNotifier())
+def context(tmp_path: Path) -> WebContext:
+    return hubless_context(site_config(tmp_path))
 
 
 @pytest.mark.parametrize(("method", "path"), [
@@ -30,30 +30,30 @@ def hub(tmp_path: Path) -> Hub:
     ("GET", f"/api/dead-letters?offset={HUGE}"),
     ("GET", "/api/dead-letters?limit=0"),
 ])
-def test_integers_out_of_range_are_422(hub: Hub, method: str, path: str) -> None:
-    client = TestClient(create_app(hub), raise_server_exceptions=False)
+def test_integers_out_of_range_are_422(context: WebContext, method: str, path: str) -> None:
+    client = TestClient(create_app(context), raise_server_exceptions=False)
     response = client.request(method, path, json={"caregiver": "cg-a"})
     assert response.status_code == 422
 
 
 def test_a_huge_id_on_the_caregivers_page_is_422_and_the_largest_id_just_not_found(
-        hub: Hub) -> None:
-    client = TestClient(create_app(hub), raise_server_exceptions=False)
-    page = hub.alerts.desk_link("cg-a").rsplit("/", 1)[1]
+        context: WebContext) -> None:
+    client = TestClient(create_app(context), raise_server_exceptions=False)
+    page = context.engine.desk_link("cg-a").rsplit("/", 1)[1]
     assert client.post(f"/c/{page}/alerts/{HUGE}/ack", json={}).status_code == 422
     assert client.post(f"/c/{page}/alerts/{2**63 - 1}/ack", json={}).status_code == 404
     assert client.get(f"/api/alerts/{2**63 - 1}").status_code == 404
 
 
-def test_rows_with_a_lone_surrogate_are_served_with_it_escaped(hub: Hub) -> None:
-    with hub.sessions() as session:
+def test_rows_with_a_lone_surrogate_are_served_with_it_escaped(context: WebContext) -> None:
+    with context.sessions() as session:
         session.add(EventRecord(home="home-1", id="old-1", device="mat", kind="fall",
                                 severity="critical", seq=1, t=1.0, received_at=2.0,
                                 received_order=1, data={"note": "bad \udcff text"}))
         session.add(Alert(home="home-1", kind="fall", severity="critical", opened_at=2.0,
                           first_event_t=1.0, last_event_at=2.0, data={"note": "\ud800"}))
         session.commit()
-    client = TestClient(create_app(hub), raise_server_exceptions=False)
+    client = TestClient(create_app(context), raise_server_exceptions=False)
     events = client.get("/api/events")
     assert events.status_code == 200
     assert events.json()[0]["data"]["note"] == "bad \\udcff text"
@@ -61,14 +61,14 @@ def test_rows_with_a_lone_surrogate_are_served_with_it_escaped(hub: Hub) -> None
     assert alerts.status_code == 200 and alerts.json()[0]["data"]["note"] == "\\ud800"
 
 
-def test_dead_letters_newest_first_paginated_with_bytes_and_counted(hub: Hub) -> None:
+def test_dead_letters_newest_first_paginated_with_bytes_and_counted(context: WebContext) -> None:
     payloads = [b'{"v":1}', b"\xff\xfe not utf-8", "温度".encode()]
-    with hub.sessions() as session:
+    with context.sessions() as session:
         for i, payload in enumerate(payloads):
             session.add(DeadLetter(at=100.0 + i, topic="bw/v1/home-1/events", payload=payload,
                                    error="database locked", attempts=3, home="home-1"))
         session.commit()
-    client = TestClient(create_app(hub), raise_server_exceptions=False)
+    client = TestClient(create_app(context), raise_server_exceptions=False)
     first = client.get("/api/dead-letters?limit=2").json()
     assert first["total"] == 3 and [d["at"] for d in first["items"]] == [102.0, 101.0]
     assert first["items"][0]["payload_text"] == "温度"
