@@ -11,13 +11,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import time
 from collections.abc import Callable
 
 import aiomqtt
 
 from bedwatch import wire
+from bedwatch.connection import Backoff, Link, Recovery
 from edge.config import MqttConfig
 from edge.outbox import Outbox
 
@@ -51,6 +51,7 @@ class Publisher:
         self._tries: dict[int, int] = {}  # sent event row -> how often sent without receipt
         self._status_requested = False
         self._offline = wire.encode(wire.AgentStatus(agent=home, state="offline"))
+        self.link = Link("publisher", Backoff(min_s=0.5, max_s=30.0))
 
     def request_status(self) -> None:
         """Publish the online status soon (it changed), not only on the next interval."""
@@ -127,14 +128,17 @@ class Publisher:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Connect, drain, reconnect with backoff until `stop` is set; then go offline cleanly."""
-        delay = 0.5
+        link = self.link
         while not stop.is_set():
             try:
                 async with self._client() as client:
                     self.connected = True
                     self.connects += 1
-                    delay = 0.5
                     log.info("connected to %s:%d", self.config.host, self.config.port)
+                    for report in link.up():
+                        if isinstance(report, Recovery):
+                            log.info("the broker is back after %.1f s (%d failures)",
+                                     report.outage_s, report.failures)
                     # Subscribed before any event goes out, so no receipt can be missed.
                     await client.subscribe(self._receipts_topic, qos=1)
                     # Every event still without a receipt goes again, life-safety first.
@@ -157,17 +161,16 @@ class Publisher:
                                          qos=1, retain=True)
                     return
             except aiomqtt.MqttError as exc:
+                fault = link.down(str(exc))
+                delay = link.next_delay()
                 if self.connected:
                     log.warning("lost the broker: %s", exc)
-                else:
-                    log.info("broker unreachable (%s); retrying in %.1f s", exc, delay)
+                else:  # said once per outage as a warning, then at each try
+                    log.log(logging.WARNING if fault else logging.INFO,
+                            "broker unreachable (%s); retrying in %.1f s", exc, delay)
             finally:
                 self.connected = False
-            try:
-                await asyncio.wait_for(stop.wait(), delay * random.uniform(0.8, 1.2))
-            except TimeoutError:
-                pass
-            delay = min(delay * 2, 30.0)
+            await link.pause(delay, stop)
 
     async def _listen(self, client: aiomqtt.Client) -> None:
         async for message in client.messages:

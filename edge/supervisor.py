@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from collections.abc import Awaitable, Callable
+
+from bedwatch.connection import Backoff, Link, Recovery, Report
 
 log = logging.getLogger(__name__)
 
@@ -22,11 +23,16 @@ class Restarter:
         self.restarts = 0
         self.running = False
         self.last_error: str | None = None
-        self._delay = min_delay_s
+        self.link = Link(name, Backoff(min_delay_s, max_delay_s), on_report=self._report)
+
+    def _report(self, report: Report) -> None:
+        if isinstance(report, Recovery):
+            log.info("%s works again after %.1f s and %d restart(s)", self.name,
+                     report.outage_s, report.failures)
 
     def healthy(self) -> None:
-        """Say the task does its work again, so the next failure waits only the minimum."""
-        self._delay = self.min_delay_s
+        """Say the task does its work again; once it has kept working, waits start anew."""
+        self.link.up()
 
     async def run(self, body: Callable[[], Awaitable[None]], stop: asyncio.Event) -> None:
         """Run `body` until `stop` is set, restarting it after any exception or return."""
@@ -48,6 +54,7 @@ class Restarter:
                 return
             self.restarts += 1
             self.last_error = None if error is None else f"{type(error).__name__}: {error}"[:500]
+            self.link.down(self.last_error or "ended")
             if error is None:
                 log.warning("%s ended; restarting", self.name)
             else:
@@ -57,8 +64,4 @@ class Restarter:
                     self.on_exit(error)
                 except Exception:  # reporting a crash must not stop the restart
                     log.exception("%s: reporting the crash failed", self.name)
-            try:
-                await asyncio.wait_for(stop.wait(), self._delay * random.uniform(0.8, 1.2))
-            except TimeoutError:
-                pass
-            self._delay = min(self._delay * 2, self.max_delay_s)
+            await self.link.wait(stop)

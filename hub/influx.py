@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from collections import deque
 from typing import Any
 
@@ -15,6 +14,7 @@ import httpx
 from influxdb_client import Point, WritePrecision
 
 from bedwatch import wire
+from bedwatch.connection import Backoff, Link, Recovery
 from hub.config import InfluxSection
 
 log = logging.getLogger(__name__)
@@ -58,6 +58,7 @@ class InfluxWriter:
         self._wake = asyncio.Event()
         self.counters = {"written": 0, "shed": 0, "rejected": 0, "write_errors": 0}
         self.reachable = False
+        self.link = Link("InfluxDB", Backoff(min_s=0.5, max_s=30.0))
 
     def _params(self, **extra: str) -> dict[str, str]:
         params = dict(extra)
@@ -126,7 +127,7 @@ class InfluxWriter:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Flush every interval (or when a batch is full) until stopped; retry with backoff."""
-        delay = 0.5
+        link = self.link
         while not stop.is_set():
             try:
                 await asyncio.wait_for(self._wake.wait(), self.config.flush_interval_s)
@@ -137,17 +138,21 @@ class InfluxWriter:
                 if not self.reachable:
                     await self.ensure_database()
                 await self.flush()
-                delay = 0.5
             except (httpx.HTTPError, InfluxError) as exc:
                 self.reachable = False
                 self.counters["write_errors"] += 1
-                log.warning("InfluxDB write failed (%s); %d points kept; retry in %.1f s",
-                            exc, self.pending, delay)
-                try:
-                    await asyncio.wait_for(stop.wait(), delay * random.uniform(0.8, 1.2))
-                except TimeoutError:
-                    pass
-                delay = min(delay * 2, 30.0)
+                fault = link.down(str(exc))
+                delay = link.next_delay()
+                # A warning once per outage; each further try at info.
+                log.log(logging.WARNING if fault else logging.INFO,
+                        "InfluxDB write failed (%s); %d points kept; retry in %.1f s",
+                        exc, self.pending, delay)
+                await link.pause(delay, stop)
+            else:
+                for report in link.up():
+                    if isinstance(report, Recovery):
+                        log.info("InfluxDB takes writes again after %.1f s (%d failures)",
+                                 report.outage_s, report.failures)
 
     async def close(self) -> None:
         """Try a last flush, then close the HTTP client."""

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -28,6 +27,7 @@ from dataclasses import dataclass
 import aiomqtt
 
 from bedwatch import wire
+from bedwatch.connection import Backoff, Link, Recovery
 from hub.config import MqttSection
 
 log = logging.getLogger(__name__)
@@ -72,6 +72,8 @@ class Ingest:
         # Monotonic time of the last message on any lane (the watchdog's "ingest stopped").
         self.last_message_at: float | None = None
         self._clients: dict[str, aiomqtt.Client] = {}
+        self.links = {lane.name: Link(f"{lane.name} lane", Backoff(min_s=0.5, max_s=30.0))
+                      for lane in LANES}
 
     @property
     def connected(self) -> bool:
@@ -112,7 +114,7 @@ class Ingest:
         await asyncio.gather(*(self._run_lane(lane, stop) for lane in LANES))
 
     async def _run_lane(self, lane: Lane, stop: asyncio.Event) -> None:
-        delay = 0.5
+        link = self.links[lane.name]
         while not stop.is_set():
             try:
                 async with self._client(lane) as client:
@@ -122,9 +124,12 @@ class Ingest:
                         await client.subscribe(topic, qos=1)
                     self.lane_connected[lane.name] = True
                     self._clients[lane.name] = client
-                    delay = 0.5
                     log.info("%s lane subscribed to %s:%d", lane.name, self.config.host,
                              self.config.port)
+                    for report in link.up():
+                        if isinstance(report, Recovery):
+                            log.info("%s lane: the broker is back after %.1f s (%d failures)",
+                                     lane.name, report.outage_s, report.failures)
                     reader = asyncio.create_task(self._read(lane, client))
                     stopper = asyncio.create_task(stop.wait())
                     done, _ = await asyncio.wait({reader, stopper},
@@ -134,18 +139,21 @@ class Ingest:
                     if reader in done and not reader.cancelled() and reader.exception():
                         raise reader.exception()  # type: ignore[misc]
             except aiomqtt.MqttError as exc:
-                log.warning("%s lane: broker connection: %s; retrying in %.1f s", lane.name,
-                            exc, delay)
+                reason = str(exc)
+            else:
+                reason = "the session ended"
             finally:
                 self.lane_connected[lane.name] = False
                 self._clients.pop(lane.name, None)
             if stop.is_set():
                 break
-            try:
-                await asyncio.wait_for(stop.wait(), delay * random.uniform(0.8, 1.2))
-            except TimeoutError:
-                pass
-            delay = min(delay * 2, 30.0)
+            fault = link.down(reason)
+            delay = link.next_delay()
+            # A warning once per outage; each further try at info.
+            log.log(logging.WARNING if fault else logging.INFO,
+                    "%s lane: broker connection: %s; retrying in %.1f s", lane.name, reason,
+                    delay)
+            await link.pause(delay, stop)
 
     async def _read(self, lane: Lane, client: aiomqtt.Client) -> None:
         async for message in client.messages:

@@ -6,12 +6,15 @@ event once frames flow again.
 from __future__ import annotations
 
 import asyncio
-import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Self
 
-from edge.drivers.base import DeviceEvent, DeviceHealth, DriverItem
+from bedwatch.connection import Backoff, Link, Recovery
+from edge.items import DeviceEvent, DeviceHealth, DriverItem
+
+# The first wait after losing the line; each config's reconnect_max_s caps the growth.
+RECONNECT_MIN_S = 0.5
 
 SerialOpener = Callable[[str, int], Awaitable[tuple[asyncio.StreamReader, asyncio.StreamWriter]]]
 
@@ -35,6 +38,8 @@ class SerialDriver:
         self._clock = clock
         self.errors: dict[str, int] = {"decode": 0, "disconnects": 0}
         self._writer: asyncio.StreamWriter | None = None
+        most = float(getattr(config, "reconnect_max_s", 30.0))
+        self.link = Link(self.device_id, Backoff(min(RECONNECT_MIN_S, most), most))
 
     # -- what a device family provides ---------------------------------------------------------
 
@@ -73,24 +78,19 @@ class SerialDriver:
         return DeviceHealth(self.device_id, self._clock(), connected, battery_pct=battery_pct,
                             errors=self.error_counts())
 
-    async def _backoff(self, delay: float) -> float:
-        await asyncio.sleep(delay * random.uniform(0.8, 1.2))
-        return min(delay * 2, float(getattr(self.config, "reconnect_max_s", 30.0)))
-
     async def __aiter__(self) -> AsyncIterator[DriverItem]:
-        delay = 0.5
-        faulted = False
+        link = self.link
         port = self.config.port
         while True:
             try:
                 reader, self._writer = await self._open(port, self.config.baudrate)
             except (OSError, ValueError) as exc:
-                if not faulted:
-                    faulted = True
+                fault = link.down(f"cannot open {port}: {exc}")
+                if fault is not None:
                     yield DeviceEvent(self.device_id, "device_fault", self._clock(),
-                                      {"reason": f"cannot open {port}: {exc}"})
+                                      {"reason": fault.reason})
                     yield self.health(False)
-                delay = await self._backoff(delay)
+                await link.wait()
                 continue
             self.on_reconnect()
             frames_at_open = self.frames_seen()
@@ -104,18 +104,20 @@ class SerialDriver:
                         raise ConnectionError("end of stream")
                     t = self._clock()
                     items = self.handle_bytes(data, t)
-                    if faulted and self.frames_seen() > frames_at_open:
-                        faulted = False
-                        delay = 0.5
-                        yield DeviceEvent(self.device_id, "device_recovered", t, {"port": port})
+                    # The line is back only once the device speaks, not when the port opens.
+                    if not link.is_up and self.frames_seen() > frames_at_open:
+                        for report in link.up():
+                            if isinstance(report, Recovery):
+                                yield DeviceEvent(self.device_id, "device_recovered", t,
+                                                  {"port": port})
                     for item in items:
                         yield item
             except (OSError, ConnectionError) as exc:
                 self.errors["disconnects"] += 1
                 self._close()
-                if not faulted:
-                    faulted = True
+                fault = link.down(f"{port}: {exc}")
+                if fault is not None:
                     yield DeviceEvent(self.device_id, "device_fault", self._clock(),
-                                      {"reason": f"{port}: {exc}"})
+                                      {"reason": fault.reason})
                 yield self.health(False)
-                delay = await self._backoff(delay)
+                await link.wait()
