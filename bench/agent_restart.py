@@ -31,10 +31,10 @@ from rich.console import Console
 from rich.table import Table
 
 from bedwatch import wire
-from bedwatch.localsite import write_toml
-from bedwatch.stack import Mosquitto
 from edge.outbox import Outbox, Priority
 from firmware_sim.call_button import CallButtonSim
+from rig.site import write_toml
+from rig.stack import Mosquitto
 
 HOME = "bench-1"
 

@@ -27,9 +27,9 @@ from edge.detectors.cardiorespiratory import ApneaDetector, RateAlarmDetector, V
 from edge.detectors.mat import MatFallDetector
 from edge.detectors.occupancy import OccupancyConfig, OccupancyDetector
 from edge.detectors.sensor_faults import SensorFaultDetector
-from edge.drivers.base import DeviceEvent, Reading, SampleBlock
 from edge.drivers.bed_sensor import BedSensorConfig, BedSensorDriver
 from edge.drivers.fall_mat import FallMatConfig, FallMatDriver
+from edge.items import DeviceEvent, Observation, SampleBlock
 from firmware_sim.bed_sensor import bed_info
 from firmware_sim.fall_mat import mat_info
 from firmware_sim.physiology import Resident, Segment, render_bed, render_mat
@@ -71,9 +71,9 @@ def main() -> int:
         blocks.sort(key=lambda b: b.t0)
         return blocks
 
-    produced: list[Reading | DeviceEvent] = []
+    produced: list[Observation | DeviceEvent] = []
 
-    def feed(detectors: list[object], item: SampleBlock | Reading | DeviceEvent) -> None:
+    def feed(detectors: list[object], item: SampleBlock | Observation | DeviceEvent) -> None:
         for detector in detectors:
             for out in detector.feed(item):  # type: ignore[attr-defined]
                 produced.append(out)
@@ -111,7 +111,7 @@ def main() -> int:
         "repeat": args.repeat,
         "detectors_peak_memory_mib": round(peak / 2**20, 2),
         "events": sorted({p.kind for p in produced if isinstance(p, DeviceEvent)}),
-        "vitals_readings": sum(1 for p in produced if isinstance(p, Reading)
+        "vitals_readings": sum(1 for p in produced if isinstance(p, Observation)
                                and p.kind == "vitals"),
     }
     table = Table(title="a home's detectors over one hour (bed 80 Hz + floor mat 10 Hz)")

@@ -20,16 +20,23 @@ from bedwatch import wire
 from bedwatch.kinds import SELF_REPORTS
 from edge import __version__
 from edge.config import AgentConfig, ConfigError, load_config
-from edge.detectors.home import build as build_detectors
+from edge.detectors.wiring import build as build_detectors
 from edge.drivers import DRIVERS
-from edge.drivers.base import DeviceEvent, DeviceHealth, DriverItem, Reading, SampleBlock
+from edge.items import (
+    DetectorInput,
+    DetectorOutput,
+    DeviceEvent,
+    DeviceHealth,
+    DriverItem,
+    Observation,
+)
 from edge.outbox import Outbox, Priority
 from edge.publisher import Publisher
 from edge.supervisor import Restarter
 
 log = logging.getLogger(__name__)
 
-Detector = Callable[[SampleBlock | Reading | DeviceEvent], list[Reading | DeviceEvent]]
+Detector = Callable[[DetectorInput], list[DetectorOutput]]
 # The device id the agent's reports about itself carry.
 AGENT_DEVICE = "agent"
 # Readings dropped for their time within this window show in the status as degraded.
@@ -222,7 +229,7 @@ class Agent:
             self._heard(item.device)
         if isinstance(item, DeviceEvent):
             self.emit_event(item)
-        elif isinstance(item, Reading):
+        elif isinstance(item, Observation):
             self._reading(item)
         for detector in self.detectors:
             try:
@@ -234,7 +241,7 @@ class Agent:
             for out in found:
                 self.handle(out)
 
-    def _reading(self, item: Reading) -> None:
+    def _reading(self, item: Observation) -> None:
         t = _wire_time(item.t)
         if t is None or not wire.plausible_time(t):
             # Bulk data in the wrong decade is worse than none: shed, counted, reported.

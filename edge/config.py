@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from bedwatch.configfile import ConfigError, load_toml_model, resolve
 from bedwatch.wire import ID_PATTERN
-from edge.detectors.home import DetectorsConfig
+from edge.detectors import wiring
 from edge.drivers import DRIVERS
 from edge.drivers.base import DeviceConfigBase
 
@@ -87,7 +87,7 @@ class AgentConfig(BaseModel):
     devices: list[DeviceConfig] = Field(
         default_factory=list, description="The devices of this home."
     )
-    detectors: DetectorsConfig = Field(default_factory=DetectorsConfig,
+    detectors: wiring.DetectorsConfig = Field(default_factory=wiring.DetectorsConfig,
                                        description="The resident's detector settings.")
 
     @model_validator(mode="after")
@@ -96,6 +96,11 @@ class AgentConfig(BaseModel):
         duplicates = sorted({i for i in ids if ids.count(i) > 1})
         if duplicates:
             raise ValueError(f"device ids must be unique; repeated: {', '.join(duplicates)}")
+        return self
+
+    @model_validator(mode="after")
+    def _detector_devices_exist(self) -> AgentConfig:
+        wiring.check(self.detectors, self.devices)
         return self
 
 

@@ -7,13 +7,14 @@ with no major movement for `reposition_s` (2 h by default: pressure-injury preve
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import tzinfo
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from bedwatch.kinds import NOT_ACTIVITY
+from edge.detectors.localtime import DEFAULT_ZONE, local
 from edge.detectors.occupancy import IN_BED
-from edge.drivers.base import DeviceEvent, Reading, SampleBlock
+from edge.items import DetectorInput, DetectorOutput, DeviceEvent, Observation
 
 
 class ActivityConfig(BaseModel):
@@ -29,12 +30,12 @@ class ActivityConfig(BaseModel):
     reposition_s: float = Field(7200.0, gt=0, description="Lying still this long: reposition.")
     movement_kg: float = Field(2.0, gt=0, description="Load shift between legs that counts "
                                                       "as a major movement.")
-    utc_offset_h: float = Field(8.0, ge=-12, le=14, description="Local time offset from UTC.")
 
 
 class ActivityDetector:
-    def __init__(self, config: ActivityConfig | None = None) -> None:
+    def __init__(self, config: ActivityConfig | None = None, tz: tzinfo = DEFAULT_ZONE) -> None:
         self.config = config or ActivityConfig()
+        self.tz = tz
         self._last_activity: float | None = None
         self._inactive_reported = False
         self._in_bed = False
@@ -43,22 +44,22 @@ class ActivityDetector:
         self._legs: list[float] | None = None
 
     def _daytime(self, t: float) -> bool:
-        local = datetime.fromtimestamp(t, UTC) + timedelta(hours=self.config.utc_offset_h)
-        h = local.hour + local.minute / 60
+        now = local(t, self.tz)
+        h = now.hour + now.minute / 60
         return self.config.day_start_h <= h < self.config.day_end_h
 
     def _active(self, t: float) -> None:
         self._last_activity = t
         self._inactive_reported = False
 
-    def feed(self, item: SampleBlock | Reading | DeviceEvent) -> list[Reading | DeviceEvent]:
+    def feed(self, item: DetectorInput) -> list[DetectorOutput]:
         cfg = self.config
-        out: list[Reading | DeviceEvent] = []
+        out: list[DetectorOutput] = []
         if isinstance(item, DeviceEvent):
             if item.kind not in NOT_ACTIVITY:
                 self._active(item.t)
             return out
-        if isinstance(item, Reading):
+        if isinstance(item, Observation):
             if item.kind == "occupancy" and item.device == cfg.bed:
                 self._in_bed = item.fields.get("state") == IN_BED
                 self._still_since, self._reminded = (item.t, False) if self._in_bed else \

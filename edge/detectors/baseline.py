@@ -4,13 +4,14 @@ low-severity `trend`, so the family doctor hears early."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta, tzinfo
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from edge.detectors.localtime import DEFAULT_ZONE, local
 from edge.detectors.occupancy import IN_BED
-from edge.drivers.base import DeviceEvent, Reading, SampleBlock
+from edge.items import DetectorInput, DetectorOutput, DeviceEvent, Observation
 
 MEASURES = ("heart_rate_bpm", "breathing_rate_bpm")
 
@@ -24,14 +25,14 @@ class BaselineConfig(BaseModel):
         {"heart_rate_bpm": 6.0, "breathing_rate_bpm": 3.0, "bedtime_h": 1.5},
         description="Smallest drift reported, per measure.")
     min_windows: int = Field(20, ge=1, description="Vitals windows a night needs to count.")
-    utc_offset_h: float = Field(8.0, ge=-12, le=14, description="Local time offset from UTC.")
 
 
 class BaselineDetector:
     """Nightly means in; `trend` events out once a night is complete."""
 
-    def __init__(self, config: BaselineConfig | None = None) -> None:
+    def __init__(self, config: BaselineConfig | None = None, tz: tzinfo = DEFAULT_ZONE) -> None:
         self.config = config or BaselineConfig()
+        self.tz = tz
         self.history: dict[str, list[float]] = {m: [] for m in (*MEASURES, "bedtime_h")}
         self._night: str | None = None
         self._values: dict[str, list[float]] = {m: [] for m in MEASURES}
@@ -39,15 +40,15 @@ class BaselineDetector:
 
     def _night_of(self, t: float) -> tuple[str, float]:
         # A night belongs to the evening it starts on: shift by 12 h.
-        local = datetime.fromtimestamp(t, UTC) + timedelta(hours=self.config.utc_offset_h)
-        hours = (local.hour + local.minute / 60 - 12) % 24  # noon 0 … next noon 24
-        return (local - timedelta(hours=12)).date().isoformat(), hours
+        now = local(t, self.tz)
+        hours = (now.hour + now.minute / 60 - 12) % 24  # noon 0 … next noon 24
+        return (now - timedelta(hours=12)).date().isoformat(), hours
 
-    def feed(self, item: SampleBlock | Reading | DeviceEvent) -> list[Reading | DeviceEvent]:
-        if not isinstance(item, Reading):
+    def feed(self, item: DetectorInput) -> list[DetectorOutput]:
+        if not isinstance(item, Observation):
             return []
         night, hours = self._night_of(item.t)
-        out: list[Reading | DeviceEvent] = []
+        out: list[DetectorOutput] = []
         if night != self._night:
             if self._night is not None:
                 out = self._close(item.device, item.t)
@@ -64,12 +65,12 @@ class BaselineDetector:
                     self._values[m].append(float(value))
         return out
 
-    def _close(self, device: str, t: float) -> list[Reading | DeviceEvent]:
+    def _close(self, device: str, t: float) -> list[DetectorOutput]:
         tonight: dict[str, float] = {m: float(np.median(v)) for m, v in self._values.items()
                                      if len(v) >= self.config.min_windows}
         if self._bedtime is not None:
             tonight["bedtime_h"] = self._bedtime
-        out: list[Reading | DeviceEvent] = []
+        out: list[DetectorOutput] = []
         for measure, value in tonight.items():
             past = self.history[measure]
             if len(past) >= self.config.learn_nights:

@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from edge.drivers.base import DeviceEvent, Reading, SampleBlock
+from edge.items import DetectorInput, DetectorOutput, DeviceEvent, Observation
 
 Guideline = Literal["cn2018", "acc_aha2017", "esc2018"]
 
@@ -94,8 +94,8 @@ class BpDetector:
         self._recent: deque[float] = deque(maxlen=self.config.recent_readings)
         self._trend_open = False
 
-    def feed(self, item: SampleBlock | Reading | DeviceEvent) -> list[Reading | DeviceEvent]:
-        if not isinstance(item, Reading) or item.kind != "bp":
+    def feed(self, item: DetectorInput) -> list[DetectorOutput]:
+        if not isinstance(item, Observation) or item.kind != "bp":
             return []
         systolic = item.fields.get("systolic_mmhg")
         diastolic = item.fields.get("diastolic_mmhg")
@@ -107,7 +107,7 @@ class BpDetector:
             return []
         evidence = {"systolic_mmhg": systolic, "diastolic_mmhg": diastolic,
                     "category": judged.category, "guideline": judged.guideline}
-        out: list[Reading | DeviceEvent] = [Reading(item.device, "bp_class", item.t, {
+        out: list[DetectorOutput] = [Observation(item.device, "bp_class", item.t, {
             "category": judged.category, "isolated_systolic": judged.isolated_systolic,
             "crisis": judged.crisis})]
         order = ORDER[self.config.guideline]

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from edge.detectors.bcg import RR_BAND_HZ, bandpass, estimate_rates
 from edge.detectors.occupancy import IN_BED, sorted_median
-from edge.drivers.base import DeviceEvent, Reading, SampleBlock
+from edge.items import DetectorInput, DetectorOutput, DeviceEvent, Observation, SampleBlock
 
 
 class _Strip:
@@ -34,9 +34,10 @@ class _Strip:
         self.t_end = 0.0
         self.in_bed_since: float | None = None
 
-    def update(self, item: SampleBlock | Reading | DeviceEvent) -> bool:
+    def update(self, item: DetectorInput) -> bool:
         """Take a block or an occupancy reading; return True for a new block of this bed."""
-        if isinstance(item, Reading) and item.kind == "occupancy" and item.device == self.device:
+        if isinstance(item, Observation) and item.kind == "occupancy" and \
+                item.device == self.device:
             lying = item.fields.get("state") == IN_BED
             self.in_bed_since = (self.in_bed_since or item.t) if lying else None
             return False
@@ -76,7 +77,7 @@ class VitalsDetector:
         self._strip = _Strip(self.config.device, self.config.channel, self.config.window_s + 1)
         self._next = 0.0
 
-    def feed(self, item: SampleBlock | Reading | DeviceEvent) -> list[Reading | DeviceEvent]:
+    def feed(self, item: DetectorInput) -> list[DetectorOutput]:
         strip = self._strip
         if not strip.update(item) or strip.lying_for() < self.config.window_s:
             return []
@@ -91,7 +92,7 @@ class VitalsDetector:
             fields["breathing_rate_bpm"] = rates.breathing_rate_bpm
         if len(fields) == 1:
             return []  # movement: nothing trustworthy in this window
-        return [Reading(self.config.device, "vitals", strip.t_end, fields)]
+        return [Observation(self.config.device, "vitals", strip.t_end, fields)]
 
 
 class ApneaConfig(BaseModel):
@@ -118,7 +119,7 @@ class ApneaDetector:
         self._reported = False
         self._next = 0.0
 
-    def feed(self, item: SampleBlock | Reading | DeviceEvent) -> list[Reading | DeviceEvent]:
+    def feed(self, item: DetectorInput) -> list[DetectorOutput]:
         strip = self._strip
         if not strip.update(item):
             if strip.in_bed_since is None:
@@ -177,8 +178,8 @@ class RateAlarmDetector:
         self._streak: dict[str, int] = {}
         self._open: set[str] = set()
 
-    def feed(self, item: SampleBlock | Reading | DeviceEvent) -> list[Reading | DeviceEvent]:
-        if not isinstance(item, Reading) or item.kind != "vitals":
+    def feed(self, item: DetectorInput) -> list[DetectorOutput]:
+        if not isinstance(item, Observation) or item.kind != "vitals":
             return []
         quality = item.fields.get("quality", 0)
         if not isinstance(quality, (int, float)) or quality < self.config.min_quality:
@@ -192,7 +193,7 @@ class RateAlarmDetector:
             "bradypnea": isinstance(rr, (int, float)) and rr < cfg.bradypnea_below,
             "tachypnea": isinstance(rr, (int, float)) and rr > cfg.tachypnea_above,
         }
-        out: list[Reading | DeviceEvent] = []
+        out: list[DetectorOutput] = []
         for kind, beyond in checks.items():
             self._streak[kind] = self._streak.get(kind, 0) + 1 if beyond else 0
             if not beyond:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from edge.drivers.base import DeviceEvent, Reading, SampleBlock
+from edge.items import DetectorInput, DetectorOutput, DeviceEvent, SampleBlock
 
 ACTIVE_KPA = 2.0
 
@@ -66,13 +66,13 @@ class MatFallDetector:
     def _episode_over(self, t: float) -> None:
         self._body_since, self._fell, self._long = None, False, False
 
-    def feed(self, item: SampleBlock | Reading | DeviceEvent) -> list[Reading | DeviceEvent]:
+    def feed(self, item: DetectorInput) -> list[DetectorOutput]:
         cfg = self.config
         if isinstance(item, DeviceEvent) and cfg.radar is not None and item.device == cfg.radar:
             return self._radar(item)
         if not isinstance(item, SampleBlock) or item.device != cfg.device:
             return []
-        out: list[Reading | DeviceEvent] = []
+        out: list[DetectorOutput] = []
         for i, frame in enumerate(item.samples):
             t = item.t0 + i / item.fs
             grid = frame.reshape(cfg.rows, cfg.cols) > ACTIVE_KPA
@@ -97,7 +97,7 @@ class MatFallDetector:
                 self._episode_over(t)
         return out
 
-    def _radar(self, event: DeviceEvent) -> list[Reading | DeviceEvent]:
+    def _radar(self, event: DeviceEvent) -> list[DetectorOutput]:
         if event.kind == "radar_fall" and event.t - self._last_fall_t > 60:
             self._last_fall_t = event.t
             on_mat = self._body_since is not None

@@ -1,11 +1,19 @@
-"""NEWS2, the National Early Warning Score (Royal College of Physicians, 2017), SpO2 scale 1.
+"""NEWS2, the National Early Warning Score (Royal College of Physicians, 2017), SpO2 scale 1,
+and a detector that scores it from what a home measures.
 
 From bed-side sensors alone some parameters are missing; the score then says it is partial.
+The detector takes heart and breathing rate from the bed's `vitals` readings and the systolic
+pressure from the cuff's `bp` readings, each only while recent; SpO2, temperature and
+consciousness are never measured at home, so every score it gives is partial.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from edge.items import DetectorInput, DetectorOutput, DeviceEvent, Observation
 
 # (upper bound inclusive, points), ascending; the last row catches everything above.
 _RESPIRATION = [(8, 3), (11, 1), (20, 0), (24, 2), (float("inf"), 3)]
@@ -53,3 +61,112 @@ def score(respiration_rate: float | None = None, spo2: float | None = None,
     else:
         risk = "low"
     return News2(total, per, any(p is None for p in per.values()), risk)
+
+
+# -- the detector: NEWS2 from what a home has -------------------------------------------------
+
+# What bed-side sensors cannot measure; every score from them is partial and says so.
+NOT_MEASURED = ("spo2", "temperature", "consciousness", "on_oxygen")
+PARTIAL_NOTE = ("partial NEWS2 from bed-side sensors alone: no SpO2, temperature, "
+                "consciousness or supplemental oxygen")
+
+
+class News2Config(BaseModel):
+    """How a partial NEWS2 is scored and raised for one resident."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    bed: str = Field("bed", description="The bed board whose `vitals` readings give heart and "
+                                        "breathing rate.")
+    cuff: str | None = Field(None, description="The blood-pressure cuff whose `bp` readings "
+                                               "give the systolic pressure, if any.")
+    vitals_max_age_s: float = Field(120.0, gt=0, description="A heart or breathing rate older "
+                                    "than this is missing, not scored.")
+    bp_max_age_s: float = Field(3600.0, gt=0, description="A systolic pressure older than "
+                                "this is missing, not scored.")
+    persistence: int = Field(3, ge=1, description="Scores in a row at a level before its event "
+                                                  "(and below medium before an episode ends).")
+    min_quality: float = Field(0.3, ge=0, le=1, description="Ignore vitals windows of lower "
+                                                            "quality.")
+
+
+def level(result: News2) -> str | None:
+    """Return the event a score calls for: news2_high (≥ 7), news2_medium (5–6 or a 3 in one
+    parameter), or None."""
+    if result.total >= 7:
+        return "news2_high"
+    if result.total >= 5 or 3 in result.per_parameter.values():
+        return "news2_medium"
+    return None
+
+
+class News2Detector:
+    """Score each new vitals window with the latest rates and pressure; raise an episode's
+    level once it held for `persistence` scores in a row, never from one noisy window."""
+
+    def __init__(self, config: News2Config | None = None) -> None:
+        self.config = config or News2Config()
+        self._latest: dict[str, tuple[float, float]] = {}  # parameter -> (t, value)
+        self._medium_streak = 0
+        self._high_streak = 0
+        self._low_streak = 0
+        self._raised: set[str] = set()  # levels raised in the current episode
+
+    def _keep(self, parameter: str, t: float, value: object) -> None:
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+            seen = self._latest.get(parameter)
+            if seen is None or t >= seen[0]:
+                self._latest[parameter] = (t, float(value))
+
+    def _recent(self, parameter: str, t: float, max_age_s: float) -> float | None:
+        seen = self._latest.get(parameter)
+        return seen[1] if seen is not None and abs(t - seen[0]) <= max_age_s else None
+
+    def feed(self, item: DetectorInput) -> list[DetectorOutput]:
+        cfg = self.config
+        if not isinstance(item, Observation):
+            return []
+        if item.kind == "bp" and cfg.cuff is not None and item.device == cfg.cuff:
+            self._keep("systolic", item.t, item.fields.get("systolic_mmhg"))
+            return []
+        if item.kind != "vitals" or item.device != cfg.bed:
+            return []
+        quality = item.fields.get("quality", 0)
+        if not isinstance(quality, (int, float)) or quality < cfg.min_quality:
+            return []
+        self._keep("pulse", item.t, item.fields.get("heart_rate_bpm"))
+        self._keep("respiration_rate", item.t, item.fields.get("breathing_rate_bpm"))
+        values = {"pulse": self._recent("pulse", item.t, cfg.vitals_max_age_s),
+                  "respiration_rate": self._recent("respiration_rate", item.t,
+                                                   cfg.vitals_max_age_s),
+                  "systolic": self._recent("systolic", item.t, cfg.bp_max_age_s)}
+        if values["pulse"] is None and values["respiration_rate"] is None:
+            return []
+        result = score(respiration_rate=values["respiration_rate"], systolic=values["systolic"],
+                       pulse=values["pulse"])
+        return self._judge(item, result, values)
+
+    def _judge(self, item: Observation, result: News2, values: dict[str, float | None]
+               ) -> list[DetectorOutput]:
+        found = level(result)
+        self._high_streak = self._high_streak + 1 if found == "news2_high" else 0
+        self._medium_streak = self._medium_streak + 1 if found is not None else 0
+        self._low_streak = self._low_streak + 1 if found is None else 0
+        persistence = self.config.persistence
+        if self._low_streak >= persistence:
+            self._raised.clear()  # the episode is over
+        if self._high_streak >= persistence and "news2_high" not in self._raised:
+            kind, windows = "news2_high", self._high_streak
+        elif self._medium_streak >= persistence and not self._raised:
+            kind, windows = "news2_medium", self._medium_streak
+        else:
+            return []
+        self._raised.add(kind)
+        used = {name: {"value": value, "points": result.per_parameter[name]}
+                for name, value in values.items() if value is not None}
+        return [DeviceEvent(item.device, kind, item.t, {
+            "score": result.total, "risk": result.risk, "partial": True,
+            "parameters": used,
+            "missing": [name for name, value in values.items() if value is None]
+            + list(NOT_MEASURED),
+            "windows": windows, "note": PARTIAL_NOTE})]

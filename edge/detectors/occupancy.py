@@ -10,12 +10,13 @@ have fallen out of sight (`not_returned`); one still in bed late in the morning 
 from __future__ import annotations
 
 from collections import deque
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, tzinfo
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from edge.drivers.base import DeviceEvent, Reading, SampleBlock
+from edge.detectors import localtime
+from edge.items import DetectorInput, DetectorOutput, DeviceEvent, Observation, SampleBlock
 
 OUT, IN_BED, EDGE, OTHER = "out", "in_bed", "sitting_edge", "other"
 
@@ -70,14 +71,15 @@ class OccupancyConfig(BaseModel):
                                                             "not_returned.")
     not_up_by_h: float | None = Field(9.5, ge=0, lt=24, description="Still in bed at this "
                                       "local hour: not_up_by (None: off).")
-    utc_offset_h: float = Field(8.0, ge=-12, le=14, description="Local time offset from UTC.")
 
 
 class OccupancyDetector:
     """State in, sample blocks in, `occupancy` readings and bed events out."""
 
-    def __init__(self, config: OccupancyConfig | None = None) -> None:
+    def __init__(self, config: OccupancyConfig | None = None,
+                 tz: tzinfo = localtime.DEFAULT_ZONE) -> None:
         self.config = config or OccupancyConfig()
+        self.tz = tz
         self.state = OUT
         self.tare: float | None = self.config.tare_kg
         self.weight = self.config.resident_weight_kg
@@ -101,17 +103,17 @@ class OccupancyDetector:
         self._pending_fs = 0.0
 
     def _local(self, t: float) -> datetime:
-        return datetime.fromtimestamp(t, UTC) + timedelta(hours=self.config.utc_offset_h)
+        return localtime.local(t, self.tz)
 
     def _is_night(self, t: float) -> bool:
         local = self._local(t)
         return in_hours(local.hour + local.minute / 60, self.config.night_start_h,
                         self.config.night_end_h)
 
-    def feed(self, item: SampleBlock | Reading | DeviceEvent) -> list[Reading | DeviceEvent]:
+    def feed(self, item: DetectorInput) -> list[DetectorOutput]:
         if not isinstance(item, SampleBlock) or item.device != self.config.device:
             return []
-        out: list[Reading | DeviceEvent] = []
+        out: list[DetectorOutput] = []
         step = max(1, round(self.config.decide_s * item.fs))
         fresh = item.samples[:, self._columns]
         if not self._pending or self._pending_fs != item.fs:
@@ -138,7 +140,7 @@ class OccupancyDetector:
         return out
 
     def _decide(self, t: float, total: float, right_total: float
-                ) -> list[Reading | DeviceEvent]:
+                ) -> list[DetectorOutput]:
         cfg = self.config
         if self.tare is None:
             self.tare = total  # the bed is taken to be empty when watching starts
@@ -162,11 +164,11 @@ class OccupancyDetector:
             state = IN_BED
         else:
             state = OTHER
-        out: list[Reading | DeviceEvent] = []
+        out: list[DetectorOutput] = []
         if state != self.state:
             previous, self.state = self.state, state
-            out.append(Reading(cfg.device, "occupancy", t, {"state": state,
-                                                             "load_kg": round(load, 1)}))
+            out.append(Observation(cfg.device, "occupancy", t, {"state": state,
+                                                                 "load_kg": round(load, 1)}))
             if state == IN_BED:
                 self._resident_lay = True
                 if self._exit_t is not None:

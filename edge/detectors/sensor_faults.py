@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from edge.drivers.base import DeviceEvent, Reading, SampleBlock
+from edge.items import DetectorInput, DetectorOutput, DeviceEvent, SampleBlock
 
 
 class SensorFaultConfig(BaseModel):
@@ -28,7 +28,7 @@ class SensorFaultDetector:
         self._count = 0
         self._open: dict[str, float] = {}  # fault -> last time seen
 
-    def feed(self, item: SampleBlock | Reading | DeviceEvent) -> list[Reading | DeviceEvent]:
+    def feed(self, item: DetectorInput) -> list[DetectorOutput]:
         cfg = self.config
         if not isinstance(item, SampleBlock) or item.device != cfg.device:
             return []
@@ -52,7 +52,7 @@ class SensorFaultDetector:
                 found[f"saturated:{c}"] = {"channel": c, "max_kg": float(column.max())}
             elif float(np.median(column)) < cfg.min_leg_kg:
                 found[f"disconnected:{c}"] = {"channel": c, "median_kg": float(np.median(column))}
-        out: list[Reading | DeviceEvent] = []
+        out: list[DetectorOutput] = []
         new = [key for key in found if key not in self._open]
         if new and not self._open:  # one event per episode, naming every fault in it
             out.append(DeviceEvent(cfg.device, "sensor_fault", t, {

@@ -1,8 +1,8 @@
-"""What every driver yields. A driver is an async context manager and an async iterator:
+"""What every driver is. A driver is an async context manager and an async iterator:
 
     async with CallButtonDriver(config, transport) as driver:
         async for item in driver:
-            ...   # Reading | DeviceEvent | SampleBlock | DeviceHealth
+            ...   # Observation | DeviceEvent | SampleBlock | DeviceHealth (edge.items)
 
 Decoding lives in pure functions on bytes in each driver module, so golden cases test
 it without I/O. Drivers never raise out of their iterator for device trouble: they
@@ -13,13 +13,12 @@ backoff and yield `device_recovered` when data flows again.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from typing import Any, Protocol, Self
+from typing import Protocol, Self
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from bedwatch.wire import ID_PATTERN
+from edge.items import DriverItem
 
 
 class DeviceConfigBase(BaseModel):
@@ -34,53 +33,12 @@ class DeviceConfigBase(BaseModel):
     )
 
 
-@dataclass(frozen=True, slots=True)
-class Reading:
-    """A typed measurement to publish (becomes `wire.Reading`)."""
+class SerialDeviceConfig(DeviceConfigBase):
+    """A device on a serial line; each driver sets its own default speed and silence."""
 
-    device: str
-    kind: str
-    t: float
-    fields: dict[str, bool | int | float | str]
-
-
-@dataclass(frozen=True, slots=True)
-class DeviceEvent:
-    """Something a device reported or a detector found (becomes `wire.Event`)."""
-
-    device: str
-    kind: str
-    t: float
-    data: dict[str, Any] = field(default_factory=dict)
-    severity: str | None = None  # None: wire.DEFAULT_SEVERITY for the kind, else "low"
-
-
-@dataclass(frozen=True, slots=True)
-class SampleBlock:
-    """A block of raw samples for the detectors: shape (n_samples, n_channels).
-
-    `t0` is the UTC time of the first sample; sample i is at t0 + i / fs.
-    """
-
-    device: str
-    t0: float
-    fs: float
-    samples: np.ndarray
-    seq: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class DeviceHealth:
-    """A device's condition (becomes the retained `wire.DeviceStatus`)."""
-
-    device: str
-    t: float
-    connected: bool
-    battery_pct: float | None = None
-    errors: dict[str, int] = field(default_factory=dict)
-
-
-DriverItem = Reading | DeviceEvent | SampleBlock | DeviceHealth
+    port: str = Field(description="Serial port path or pyserial URL, e.g. /dev/ttyUSB0.")
+    baudrate: int = Field(115200, gt=0, description="Serial speed of the device.")
+    reconnect_max_s: float = Field(30.0, gt=0, description="Longest wait between reconnects.")
 
 
 class Driver(Protocol):

@@ -8,23 +8,22 @@ from typing import Literal
 import numpy as np
 from pydantic import Field
 
-from edge.drivers.base import DeviceConfigBase, DriverItem, Reading
+from edge.drivers.base import SerialDeviceConfig
 from edge.drivers.sampled_board import Calibration, SampledBoardDriver
+from edge.items import DriverItem, Observation
 
 DEVICE_TYPE_BED = 0x20
 
 
-class BedSensorConfig(DeviceConfigBase):
+class BedSensorConfig(SerialDeviceConfig):
     """A bed board on a serial port."""
 
     type: Literal["bed_sensor"] = Field(description="Driver type.")
-    port: str = Field(description="Serial port path or pyserial URL.")
     baudrate: int = Field(230400, gt=0, description="Serial speed of the board.")
     load_channels: list[int] = Field([0, 1, 2, 3], description="Channels that are load cells.")
     calibration: Calibration | None = Field(
         None, description="Overrides the calibration the board reports (kg and a.u.).")
     silent_after_s: float = Field(10.0, gt=0, description="Silence that raises device_silent.")
-    reconnect_max_s: float = Field(30.0, gt=0, description="Longest wait between reconnects.")
 
 
 class BedSensorDriver(SampledBoardDriver):
@@ -35,6 +34,6 @@ class BedSensorDriver(SampledBoardDriver):
 
     def summarise(self, t0: float, block: np.ndarray) -> list[DriverItem]:
         load = block[:, self.config.load_channels].sum(axis=1)
-        return [Reading(self.device_id, "bed", t0, {
+        return [Observation(self.device_id, "bed", t0, {
             "load_kg": round(float(load.mean()), 2),
             "load_sd_kg": round(float(load.std()), 3)})]

@@ -21,7 +21,6 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
@@ -32,7 +31,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from bleak.exc import BleakError
 from pydantic import Field, field_validator, model_validator
 
-from edge.drivers.base import DeviceConfigBase, DeviceEvent, DeviceHealth, DriverItem, Reading
+from bedwatch.connection import Backoff, Link, Recovery
+from edge.drivers.base import DeviceConfigBase
 from edge.drivers.ble_bps import (
     BLOOD_PRESSURE_FEATURE,
     BLOOD_PRESSURE_MEASUREMENT,
@@ -59,6 +59,7 @@ from edge.drivers.ble_bps import (
     racp_report_from,
 )
 from edge.drivers.bp_cuff_state import CuffState
+from edge.items import DeviceEvent, DeviceHealth, DriverItem, Observation
 
 log = logging.getLogger(__name__)
 
@@ -199,6 +200,8 @@ class BpCuffDriver:
         self._zone = ZoneInfo(config.timezone)
         self.errors: dict[str, int] = {"decode": 0, "link_lost": 0, "duplicates": 0}
         self.features: dict[str, bool] = {}
+        # A cuff is looked for at its scan interval, whether it slept or the link was lost.
+        self.link = Link(config.id, Backoff(config.scan_interval_s, config.scan_interval_s))
         path = config.state_dir / f"{config.id}.json" if config.state_dir else None
         self.state = CuffState(path)
         complaint = self.state.load()
@@ -277,7 +280,7 @@ class BpCuffDriver:
             fields["user_id"] = m.user_id
         if m.pulse_range is not None:
             fields["pulse_range"] = m.pulse_range
-        return [Reading(self.device_id, "bp", t if measured is None else measured, fields)]
+        return [Observation(self.device_id, "bp", t if measured is None else measured, fields)]
 
     def _save_state(self) -> None:
         try:
@@ -380,29 +383,29 @@ class BpCuffDriver:
         self._save_state()
 
     async def __aiter__(self) -> AsyncIterator[DriverItem]:
-        faulted = False
+        link = self.link
         while True:
             client = await self._factory()
             if client is None:  # asleep between measurements: normal for a cuff
-                await asyncio.sleep(self.config.scan_interval_s * random.uniform(0.8, 1.2))
+                await link.wait()
                 continue
             readings = 0
             try:
                 async for item in self._session(client):
-                    if isinstance(item, Reading):
+                    if isinstance(item, Observation):
                         readings += 1
-                        if faulted:
-                            faulted = False
-                            yield DeviceEvent(self.device_id, "device_recovered", item.t, {})
+                        # The link is back once a reading arrives, not when it connects.
+                        for report in link.up():
+                            if isinstance(report, Recovery):
+                                yield DeviceEvent(self.device_id, "device_recovered", item.t, {})
                     yield item
             except (BleakError, OSError, TimeoutError, EOFError) as exc:
                 self.errors["link_lost"] += 1
-                if not faulted:
-                    faulted = True
+                if (fault := link.down(f"link lost: {exc}")) is not None:
                     yield DeviceEvent(self.device_id, "device_fault", self._clock(),
-                                      {"reason": f"link lost: {exc}", "readings": readings})
+                                      {"reason": fault.reason, "readings": readings})
             finally:
                 with contextlib.suppress(Exception):  # the link may be gone already
                     await client.disconnect()
             yield DeviceHealth(self.device_id, self._clock(), False, errors=dict(self.errors))
-            await asyncio.sleep(self.config.scan_interval_s * random.uniform(0.8, 1.2))
+            await link.wait()

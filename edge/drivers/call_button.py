@@ -14,9 +14,10 @@ from typing import Literal
 
 from pydantic import Field
 
-from edge.drivers.base import DeviceConfigBase, DeviceEvent, DeviceHealth, DriverItem, Reading
+from edge.drivers.base import SerialDeviceConfig
 from edge.drivers.framing import Frame, FrameDecoder
 from edge.drivers.serial_link import SerialDriver, SerialOpener
+from edge.items import DeviceEvent, DeviceHealth, DriverItem, Observation
 
 log = logging.getLogger(__name__)
 
@@ -35,11 +36,10 @@ HEARTBEAT = struct.Struct("<IH")  # uptime s, supply mV
 BUTTON = struct.Struct("<IBBb")  # button id, action, battery %, rssi dBm
 
 
-class CallButtonConfig(DeviceConfigBase):
+class CallButtonConfig(SerialDeviceConfig):
     """A call-button receiver on a serial port."""
 
     type: Literal["call_button"] = Field(description="Driver type.")
-    port: str = Field(description="Serial port path or pyserial URL, e.g. /dev/ttyUSB0.")
     baudrate: int = Field(9600, gt=0, description="Serial speed of the receiver.")
     buttons: list[int] = Field(
         default_factory=list,
@@ -55,7 +55,6 @@ class CallButtonConfig(DeviceConfigBase):
         description="A paired button not heard for this long raises device_silent (25 h).",
     )
     low_battery_pct: int = Field(20, ge=0, le=100, description="Warn at or below this battery.")
-    reconnect_max_s: float = Field(30.0, gt=0, description="Longest wait between reconnects.")
 
 
 def decode_frame(frame: Frame, device: str, t: float, *, low_battery_pct: int = 20
@@ -69,14 +68,14 @@ def decode_frame(frame: Frame, device: str, t: float, *, low_battery_pct: int = 
         if kind != DEVICE_TYPE_CALL_RECEIVER:
             raise ValueError(f"device type 0x{kind:02x} is not a call-button receiver")
         items.append(DeviceHealth(device, t, connected=True))
-        items.append(Reading(device, "device_info", t,
-                             {"firmware": f"{major}.{minor}.{patch}"}))
+        items.append(Observation(device, "device_info", t,
+                                 {"firmware": f"{major}.{minor}.{patch}"}))
     elif frame.type == FRAME_HEARTBEAT:
         if len(frame.payload) < HEARTBEAT.size:
             raise ValueError(f"heartbeat of {len(frame.payload)} bytes, expected {HEARTBEAT.size}")
         uptime, supply_mv = HEARTBEAT.unpack_from(frame.payload)
-        items.append(Reading(device, "receiver", t,
-                             {"uptime_s": uptime, "supply_v": supply_mv / 1000}))
+        items.append(Observation(device, "receiver", t,
+                                 {"uptime_s": uptime, "supply_v": supply_mv / 1000}))
     elif frame.type == FRAME_BUTTON:
         if len(frame.payload) < BUTTON.size:
             raise ValueError(f"button frame of {len(frame.payload)} bytes, expected {BUTTON.size}")
@@ -94,7 +93,7 @@ def decode_frame(frame: Frame, device: str, t: float, *, low_battery_pct: int = 
             items.append(DeviceEvent(device, "call_cancel", t, data))
         elif action != ACTION_CHECKIN:
             raise ValueError(f"unknown button action {action}")
-        items.append(Reading(device, "call_button", t, fields))
+        items.append(Observation(device, "call_button", t, fields))
         if battery != BATTERY_UNKNOWN and battery <= low_battery_pct:
             items.append(DeviceEvent(device, "low_battery", t, data))
     else:
@@ -146,7 +145,7 @@ class CallButtonDriver(SerialDriver):
                 log.warning("%s: skipped frame: %s", self.device_id, exc)
                 continue
             for item in decoded:
-                if isinstance(item, Reading) and item.kind == "call_button":
+                if isinstance(item, Observation) and item.kind == "call_button":
                     button = int(item.fields["button"])
                     self._last_checkin[button] = t
                     if button in self._silent_buttons:

@@ -13,7 +13,9 @@ from typing import Literal, Protocol, Self
 
 from pydantic import Field, model_validator
 
-from edge.drivers.base import DeviceConfigBase, DeviceEvent, DeviceHealth, DriverItem, Reading
+from bedwatch.connection import Backoff, Link
+from edge.drivers.base import DeviceConfigBase
+from edge.items import DeviceEvent, DeviceHealth, DriverItem, Observation
 
 
 class LineReader(Protocol):
@@ -28,8 +30,8 @@ class DryContactConfig(DeviceConfigBase):
     """A dry contact on a modem status line or a GPIO line."""
 
     type: Literal["dry_contact"] = Field(description="Driver type.")
-    purpose: Literal["call", "floor_mat", "bed_pad"] = Field(
-        description="'call': a pear push; 'floor_mat'/'bed_pad': weight on a pressure mat.")
+    purpose: Literal["call", "floor_mat"] = Field(
+        description="'call': a pear push; 'floor_mat': weight on a pressure mat on the floor.")
     line: Literal["cts", "dsr", "cd", "ri", "gpio"] = Field(description="Which line to read.")
     port: str | None = Field(None, description="Serial adapter for modem lines.")
     gpio_value_path: Path | None = Field(
@@ -108,7 +110,7 @@ class Debouncer:
 def contact_items(device: str, purpose: str, pressed: bool, t: float, *, first: bool = False
                   ) -> list[DriverItem]:
     """Return what a change of a debounced contact means (the first level is only a reading)."""
-    items: list[DriverItem] = [Reading(device, "contact", t, {"pressed": pressed})]
+    items: list[DriverItem] = [Observation(device, "contact", t, {"pressed": pressed})]
     if first and not pressed:
         return items
     if purpose == "call" and pressed:
@@ -150,7 +152,7 @@ class ContactState:
                 "reason": "contact held closed", "since": self._pressed_since}))
         if t - self._last_report >= cfg.report_every_s and self.debouncer.state is not None:
             self._last_report = t
-            items.append(Reading(cfg.id, "contact", t, {"pressed": self.debouncer.state}))
+            items.append(Observation(cfg.id, "contact", t, {"pressed": self.debouncer.state}))
         return items
 
 
@@ -166,6 +168,7 @@ class DryContactDriver:
         self._clock = clock
         self.state = ContactState(config)
         self.errors: dict[str, int] = {"read": 0}
+        self.link = Link(config.id, Backoff(config.reconnect_s, config.reconnect_s))
 
     def _default_reader(self) -> LineReader:
         if self.config.line == "gpio":
@@ -182,7 +185,7 @@ class DryContactDriver:
 
     async def __aiter__(self) -> AsyncIterator[DriverItem]:
         reader: LineReader | None = None
-        faulted = False
+        link = self.link
         while True:
             t = self._clock()
             try:
@@ -195,14 +198,12 @@ class DryContactDriver:
                 if reader is not None:
                     reader.close()
                 reader = None
-                if not faulted:
-                    faulted = True
-                    yield DeviceEvent(self.device_id, "device_fault", t, {"reason": str(exc)})
+                if (fault := link.down(str(exc))) is not None:
+                    yield DeviceEvent(self.device_id, "device_fault", t, {"reason": fault.reason})
                     yield DeviceHealth(self.device_id, t, False, errors=dict(self.errors))
-                await asyncio.sleep(self.config.reconnect_s)
+                await link.wait()
                 continue
-            if faulted:
-                faulted = False
+            if link.up():  # the first good read after an outage
                 yield DeviceEvent(self.device_id, "device_recovered", t, {})
             for item in self.state.step(t, closed):
                 yield item

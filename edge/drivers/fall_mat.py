@@ -9,24 +9,23 @@ from typing import Literal
 import numpy as np
 from pydantic import Field
 
-from edge.drivers.base import DeviceConfigBase, DriverItem, Reading
+from edge.drivers.base import SerialDeviceConfig
 from edge.drivers.sampled_board import Calibration, SampledBoardDriver
+from edge.items import DriverItem, Observation
 
 DEVICE_TYPE_MAT = 0x30
 ACTIVE_KPA = 2.0  # a cell above this carries weight
 
 
-class FallMatConfig(DeviceConfigBase):
+class FallMatConfig(SerialDeviceConfig):
     """A pressure-grid mat on a serial port."""
 
     type: Literal["fall_mat"] = Field(description="Driver type.")
-    port: str = Field(description="Serial port path or pyserial URL.")
     baudrate: int = Field(115200, gt=0, description="Serial speed of the mat.")
     rows: int = Field(16, ge=1, le=64, description="Cell rows (along the bed).")
     cols: int = Field(8, ge=1, le=64, description="Cell columns.")
     calibration: Calibration | None = Field(None, description="Overrides the mat's calibration.")
     silent_after_s: float = Field(10.0, gt=0, description="Silence that raises device_silent.")
-    reconnect_max_s: float = Field(30.0, gt=0, description="Longest wait between reconnects.")
 
 
 class FallMatDriver(SampledBoardDriver):
@@ -37,5 +36,5 @@ class FallMatDriver(SampledBoardDriver):
 
     def summarise(self, t0: float, block: np.ndarray) -> list[DriverItem]:
         active = (block > ACTIVE_KPA).sum(axis=1)
-        return [Reading(self.device_id, "mat", t0, {
+        return [Observation(self.device_id, "mat", t0, {
             "active_cells": int(active.max()), "peak_kpa": round(float(block.max()), 1)})]

@@ -1,4 +1,11 @@
-"""The bedwatch serial framing, shared by the call-button receiver, the bed board and the grid mat.
+"""Frames out of a byte stream, and the bedwatch serial framing.
+
+`FrameSplitter` cuts any stream of head-length-check frames into checked frames and
+resynchronises after damage; a `FrameFormat` says what one family of frames looks like. Two
+formats use it: the bedwatch framing below (call-button receiver, bed board, grid mat) and
+Seeed's radar frames (`edge.drivers.radar`).
+
+The bedwatch framing:
 
     B3 D5 | type u8 | seq u8 | length u16 LE | payload | crc u16 LE
 
@@ -10,6 +17,7 @@ from __future__ import annotations
 
 import binascii
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 SYNC = b"\xb3\xd5"
@@ -18,9 +26,166 @@ MAX_PAYLOAD = 1024
 _OVERHEAD = len(SYNC) + HEADER.size + 2
 
 
+@dataclass(frozen=True, slots=True)
+class FrameFormat:
+    """What a family of frames looks like: `head | … length … | data | check | trailer`.
+
+    A frame is `length + overhead` bytes long, where `length` is the field read with
+    `length_field` at `length_offset` from the head.
+    """
+
+    head: bytes  # the bytes every frame starts with
+    length_offset: int  # where the length field starts, counted from the first head byte
+    length_field: struct.Struct  # how the length is stored (size and byte order)
+    max_length: int  # a larger length means the head was a coincidence
+    overhead: int  # bytes of a frame beyond `length`: head, header, check and trailer
+    check: Callable[[bytes], bool]  # whether a complete frame (without its trailer) is intact
+    trailer: bytes = b""  # the bytes every frame ends with, if any
+    # Names of the counters in device status, where a format has its own words for them.
+    bad_check_name: str = "bad_check"
+    false_head_name: str = "false_head"
+
+    @property
+    def header_size(self) -> int:
+        """Bytes needed from the head on before the length can be read."""
+        return self.length_offset + self.length_field.size
+
+
+@dataclass
+class SplitCounters:
+    """What a splitter has seen, for device status and fault reports."""
+
+    frames: int = 0
+    bad_check: int = 0  # a complete frame whose check failed
+    bad_tail: int = 0
+    oversize: int = 0  # a length above the format's maximum
+    false_sync: int = 0  # a head whose frame never came, skipped for a good frame behind it
+    garbage_bytes: int = 0  # bytes that were not part of a valid frame
+
+    def as_dict(self, fmt: FrameFormat) -> dict[str, int]:
+        """Return the counters under the format's names (no trailer counter without one)."""
+        out = {"frames": self.frames, fmt.bad_check_name: self.bad_check}
+        if fmt.trailer:
+            out["bad_tail"] = self.bad_tail
+        out.update({"oversize": self.oversize, fmt.false_head_name: self.false_sync,
+                    "garbage_bytes": self.garbage_bytes})
+        return out
+
+
+class FrameSplitter:
+    """Cut a byte stream into complete, checked frames; resynchronise on the head after damage.
+
+    A length above the maximum, a failed check or a wrong trailer means the head was a
+    coincidence: one byte is dropped and the scan goes on, so a real frame that starts inside
+    damaged bytes is still found. A head that claims more bytes than have come may be a frame
+    still arriving or noise; a complete, valid frame already waiting behind it settles it at
+    once (`false_sync`). Between reads the buffer holds less than one longest frame.
+    """
+
+    def __init__(self, fmt: FrameFormat, counters: SplitCounters | None = None) -> None:
+        self.format = fmt
+        self.counters = counters if counters is not None else SplitCounters()
+        self._buffer = bytearray()
+
+    def reset(self) -> None:
+        """Forget partial data, e.g. after the device was unplugged."""
+        self._buffer.clear()
+
+    @property
+    def buffered(self) -> int:
+        """Return how many bytes wait for the rest of a frame."""
+        return len(self._buffer)
+
+    def feed(self, data: bytes) -> list[bytes]:
+        """Add bytes; return the complete, valid frames they finish, head to trailer."""
+        self._buffer += data
+        fmt, buf, counters = self.format, self._buffer, self.counters
+        head, trailer = fmt.head, fmt.trailer
+        frames: list[bytes] = []
+        while True:
+            start = buf.find(head)
+            if start < 0:
+                # Keep a trailing first head byte: the rest may come in the next read.
+                keep = 1 if buf[-1:] == head[:1] else 0
+                counters.garbage_bytes += len(buf) - keep
+                del buf[: len(buf) - keep]
+                break
+            if start:
+                counters.garbage_bytes += start
+                del buf[:start]
+            if len(buf) < fmt.header_size:
+                break
+            (length,) = fmt.length_field.unpack_from(buf, fmt.length_offset)
+            if length > fmt.max_length:
+                counters.oversize += 1
+                counters.garbage_bytes += 1
+                del buf[:1]  # a false head: look for the next one
+                continue
+            total = length + fmt.overhead
+            if len(buf) < total:
+                # Either a frame still arriving or a false head (line noise, or a damaged
+                # length) claiming more bytes than will come. A complete, valid frame already
+                # waiting behind it settles it: the head was false. Without this look-ahead
+                # a call press or a fall report behind a false head would wait for unrelated
+                # bytes to fill the claimed length, on a quiet line for minutes.
+                later = self._next_valid(buf)
+                if later is None:
+                    break
+                counters.false_sync += 1
+                counters.garbage_bytes += later
+                del buf[:later]
+                continue
+            body_end = total - len(trailer)
+            if not fmt.check(bytes(buf[:body_end])):
+                counters.bad_check += 1
+                counters.garbage_bytes += 1
+                del buf[:1]
+                continue
+            if trailer and bytes(buf[body_end:total]) != trailer:
+                counters.bad_tail += 1
+                counters.garbage_bytes += 1
+                del buf[:1]
+                continue
+            frames.append(bytes(buf[:total]))
+            del buf[:total]
+            counters.frames += 1
+        return frames
+
+    def _next_valid(self, buf: bytearray) -> int | None:
+        """Offset of the first later head in `buf` that starts a complete, valid frame."""
+        fmt = self.format
+        start = buf.find(fmt.head, 1)
+        while start >= 0:
+            if len(buf) < start + fmt.header_size:
+                return None
+            (length,) = fmt.length_field.unpack_from(buf, start + fmt.length_offset)
+            end = start + length + fmt.overhead
+            body_end = end - len(fmt.trailer)
+            if (length <= fmt.max_length and end <= len(buf)
+                    and fmt.check(bytes(buf[start:body_end]))
+                    and bytes(buf[body_end:end]) == fmt.trailer):
+                return start
+            start = buf.find(fmt.head, start + 1)
+        return None
+
+
+# -- the bedwatch framing ---------------------------------------------------------------------
+
+
 def crc16(data: bytes) -> int:
     """Return CRC-16/CCITT-FALSE of `data`."""
     return binascii.crc_hqx(data, 0xFFFF)
+
+
+def _crc_holds(frame: bytes) -> bool:
+    (crc,) = struct.unpack_from("<H", frame, len(frame) - 2)
+    return crc == crc16(frame[len(SYNC):-2])
+
+
+BEDWATCH_FORMAT = FrameFormat(
+    head=SYNC, length_offset=len(SYNC) + 2, length_field=struct.Struct("<H"),
+    max_length=MAX_PAYLOAD, overhead=_OVERHEAD, check=_crc_holds,
+    bad_check_name="bad_crc", false_head_name="false_sync")
 
 
 def encode_frame(frame_type: int, seq: int, payload: bytes = b"") -> bytes:
@@ -43,104 +208,38 @@ class Frame:
 
 
 @dataclass
-class FrameCounters:
-    """What the decoder has seen, for device status and fault reports."""
+class FrameCounters(SplitCounters):
+    """What the decoder has seen: the splitter's counts, lost frames and frames by type."""
 
-    frames: int = 0
-    bad_crc: int = 0
-    oversize: int = 0
-    false_sync: int = 0
-    garbage_bytes: int = 0
     seq_gaps: int = 0
     by_type: dict[int, int] = field(default_factory=dict)
 
-    def as_dict(self) -> dict[str, int]:
-        return {"frames": self.frames, "bad_crc": self.bad_crc, "oversize": self.oversize,
-                "false_sync": self.false_sync, "garbage_bytes": self.garbage_bytes,
-                "seq_gaps": self.seq_gaps}
+    def as_dict(self, fmt: FrameFormat = BEDWATCH_FORMAT) -> dict[str, int]:
+        return {**super().as_dict(fmt), "seq_gaps": self.seq_gaps}
 
 
 class FrameDecoder:
-    """Turn a byte stream into frames, resynchronising on the sync word after any damage."""
+    """Turn a byte stream into bedwatch frames, resynchronising on the sync word after damage."""
 
     def __init__(self) -> None:
-        self._buffer = bytearray()
-        self._last_seq: int | None = None
         self.counters = FrameCounters()
+        self._splitter = FrameSplitter(BEDWATCH_FORMAT, self.counters)
+        self._last_seq: int | None = None
 
     def reset(self) -> None:
         """Forget partial data, e.g. after the device was unplugged."""
-        self._buffer.clear()
+        self._splitter.reset()
         self._last_seq = None
 
     def feed(self, data: bytes) -> list[Frame]:
         """Add bytes; return the complete, valid frames they finish."""
-        self._buffer += data
         frames: list[Frame] = []
-        buf = self._buffer
         counters = self.counters
-        while True:
-            start = buf.find(SYNC)
-            if start < 0:
-                # Keep a trailing first sync byte: the second may come in the next read.
-                keep = 1 if buf[-1:] == SYNC[:1] else 0
-                counters.garbage_bytes += len(buf) - keep
-                del buf[: len(buf) - keep]
-                break
-            if start:
-                counters.garbage_bytes += start
-                del buf[:start]
-            if len(buf) < len(SYNC) + HEADER.size:
-                break
-            frame_type, seq, length = HEADER.unpack_from(buf, len(SYNC))
-            if length > MAX_PAYLOAD:
-                counters.oversize += 1
-                counters.garbage_bytes += 1
-                del buf[:1]  # a false sync: look for the next one
-                continue
-            total = length + _OVERHEAD
-            if len(buf) < total:
-                # Either a frame still arriving or a false sync (line noise, or a damaged
-                # length) claiming more bytes than will come. A complete, valid frame already
-                # waiting behind it settles it: the head was false. Without this look-ahead
-                # a call press behind a false sync would wait for unrelated bytes to fill the
-                # claimed length, on a quiet line for minutes.
-                later = self._next_valid(buf)
-                if later is None:
-                    break
-                counters.false_sync += 1
-                counters.garbage_bytes += later
-                del buf[:later]
-                continue
-            body = bytes(buf[len(SYNC) : total - 2])
-            (crc,) = struct.unpack_from("<H", buf, total - 2)
-            if crc != crc16(body):
-                counters.bad_crc += 1
-                counters.garbage_bytes += 1
-                del buf[:1]
-                continue
-            del buf[:total]
+        for raw in self._splitter.feed(data):
+            frame_type, seq, _ = HEADER.unpack_from(raw, len(SYNC))
             if self._last_seq is not None and seq != (self._last_seq + 1) & 0xFF:
                 counters.seq_gaps += 1
             self._last_seq = seq
-            counters.frames += 1
             counters.by_type[frame_type] = counters.by_type.get(frame_type, 0) + 1
-            frames.append(Frame(frame_type, seq, body[HEADER.size :]))
+            frames.append(Frame(frame_type, seq, raw[len(SYNC) + HEADER.size:-2]))
         return frames
-
-    @staticmethod
-    def _next_valid(buf: bytearray) -> int | None:
-        """Offset of the first later sync in `buf` that starts a complete, valid frame."""
-        start = buf.find(SYNC, 1)
-        while start >= 0:
-            head = start + len(SYNC)
-            if len(buf) < head + HEADER.size:
-                return None
-            _, _, length = HEADER.unpack_from(buf, head)
-            end = start + length + _OVERHEAD
-            if length <= MAX_PAYLOAD and end <= len(buf):
-                (crc,) = struct.unpack_from("<H", buf, end - 2)
-                if crc == crc16(bytes(buf[head:end - 2])):
-                    return start
-            start = buf.find(SYNC, start + 1)
-        return None

@@ -25,8 +25,10 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from edge.drivers.base import DeviceConfigBase, DeviceEvent, DriverItem, Reading
+from edge.drivers.base import SerialDeviceConfig
+from edge.drivers.framing import FrameFormat, FrameSplitter
 from edge.drivers.serial_link import SerialDriver, SerialOpener
+from edge.items import DeviceEvent, DriverItem, Observation
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +63,17 @@ def checksum(body: bytes) -> int:
     return sum(body) & 0xFF
 
 
+def _checksum_holds(frame: bytes) -> bool:
+    return frame[-1] == checksum(frame[:-1])
+
+
+# `53 59 | control | command | length u16 BE | data | checksum | 54 43`
+RADAR_FORMAT = FrameFormat(
+    head=HEAD, length_offset=4, length_field=struct.Struct(">H"), max_length=MAX_DATA,
+    overhead=len(HEAD) + 4 + 1 + len(TAIL), check=_checksum_holds, trailer=TAIL,
+    bad_check_name="bad_checksum", false_head_name="false_head")
+
+
 def encode_frame(control: int, command: int, data: bytes) -> bytes:
     """Return a complete radar frame."""
     body = HEAD + bytes([control, command]) + struct.pack(">H", len(data)) + data
@@ -75,77 +88,21 @@ class RadarFrame:
 
 
 class RadarDecoder:
-    """Split a byte stream into checked frames; resynchronise on the head after damage."""
+    """Split a byte stream into checked radar frames; resynchronise on the head after damage."""
 
     def __init__(self) -> None:
-        self._buffer = bytearray()
-        self.counters = {"frames": 0, "bad_checksum": 0, "bad_tail": 0, "oversize": 0,
-                         "false_head": 0, "garbage_bytes": 0}
+        self._splitter = FrameSplitter(RADAR_FORMAT)
+        self.counters = self._splitter.counters
 
     def reset(self) -> None:
-        self._buffer.clear()
+        self._splitter.reset()
+
+    def counts(self) -> dict[str, int]:
+        """Return the splitter's counters under the radar's names."""
+        return self.counters.as_dict(RADAR_FORMAT)
 
     def feed(self, data: bytes) -> list[RadarFrame]:
-        self._buffer += data
-        buf, counters, frames = self._buffer, self.counters, []
-        while True:
-            start = buf.find(HEAD)
-            if start < 0:
-                keep = 1 if buf[-1:] == HEAD[:1] else 0
-                counters["garbage_bytes"] += len(buf) - keep
-                del buf[: len(buf) - keep]
-                break
-            if start:
-                counters["garbage_bytes"] += start
-                del buf[:start]
-            if len(buf) < 6:
-                break
-            (length,) = struct.unpack_from(">H", buf, 4)
-            if length > MAX_DATA:
-                counters["oversize"] += 1
-                counters["garbage_bytes"] += 1
-                del buf[:1]
-                continue
-            total = 6 + length + 3
-            if len(buf) < total:
-                # A false head (noise, a damaged length) must not hold back a complete
-                # report already waiting behind it, such as a fall.
-                later = self._next_valid(buf)
-                if later is None:
-                    break
-                counters["false_head"] += 1
-                counters["garbage_bytes"] += later
-                del buf[:later]
-                continue
-            body = bytes(buf[: 6 + length])
-            if buf[6 + length] != checksum(body):
-                counters["bad_checksum"] += 1
-                counters["garbage_bytes"] += 1
-                del buf[:1]
-                continue
-            if bytes(buf[7 + length : total]) != TAIL:
-                counters["bad_tail"] += 1
-                counters["garbage_bytes"] += 1
-                del buf[:1]
-                continue
-            del buf[:total]
-            counters["frames"] += 1
-            frames.append(RadarFrame(body[2], body[3], body[6:]))
-        return frames
-
-    @staticmethod
-    def _next_valid(buf: bytearray) -> int | None:
-        """Offset of the first later head in `buf` that starts a complete, valid frame."""
-        start = buf.find(HEAD, 1)
-        while 0 <= start <= len(buf) - 6:
-            (length,) = struct.unpack_from(">H", buf, start + 4)
-            end = start + 6 + length + 3
-            if (length <= MAX_DATA and end <= len(buf)
-                    and buf[start + 6 + length] == checksum(bytes(buf[start:start + 6 + length]))
-                    and bytes(buf[end - 2:end]) == TAIL):
-                return start
-            start = buf.find(HEAD, start + 1)
-        return None
+        return [RadarFrame(raw[2], raw[3], raw[6:-3]) for raw in self._splitter.feed(data)]
 
 
 class ReportRejected(ValueError):
@@ -213,7 +170,7 @@ def decode_frame(frame: RadarFrame, device: str, t: float,
     value = data[0]
 
     def reading(**fields: bool | int | float | str) -> list[DriverItem]:
-        return [Reading(device, "radar", t, fields)]
+        return [Observation(device, "radar", t, fields)]
 
     if key == (0x80, 0x01):
         return reading(presence=bool(_enum(FLAG, value, "presence")))
@@ -285,12 +242,11 @@ class VersionHandshake:
             self.attempts, self._next_due = 0, now
 
 
-class RadarConfig(DeviceConfigBase):
+class RadarConfig(SerialDeviceConfig):
     """A Seeed 60 GHz radar on a serial port."""
 
     type: Literal["radar"] = Field(description="Driver type.")
     model: Literal["mr60bha1", "mr60fda1"] = Field(description="Which radar.")
-    port: str = Field(description="Serial port path or pyserial URL.")
     baudrate: int = Field(115200, gt=0, description="UART speed (the radars use 115200).")
     known_firmware: list[str] = Field(
         default_factory=lambda: list(DOCUMENTED_FIRMWARE),
@@ -310,8 +266,6 @@ class RadarConfig(DeviceConfigBase):
         DEFAULT_RANGES.breathing_rate, description="Lowest and highest breathing rate the radar "
         "may report (documented 0-20 in Seeed's wiki, 0-35 in the R60ABD1 protocol); 0 is "
         "'no value yet', others outside are rejected and counted.")
-    silent_after_s: float = Field(60.0, gt=0, description="Silence that raises device_silent.")
-    reconnect_max_s: float = Field(30.0, gt=0, description="Longest wait between reconnects.")
 
     @model_validator(mode="after")
     def _ranges_are_ordered(self) -> RadarConfig:
@@ -343,14 +297,14 @@ class RadarDriver(SerialDriver):
             self.errors[counter] = 0
 
     def frames_seen(self) -> int:
-        return self.decoder.counters["frames"]
+        return self.decoder.counters.frames
 
     def on_reconnect(self) -> None:
         self.decoder.reset()
         self.handshake.start()
 
     def error_counts(self) -> dict[str, int]:
-        return {**self.decoder.counters, **self.errors}
+        return {**self.decoder.counts(), **self.errors}
 
     async def on_open(self, writer: asyncio.StreamWriter) -> list[DriverItem]:
         self._ask_version(self._monotonic())
@@ -408,8 +362,8 @@ class RadarDriver(SerialDriver):
             return []
         self.firmware = firmware
         self.handshake.answered = True
-        items: list[DriverItem] = [Reading(self.device_id, "device_info", t,
-                                           {"firmware": firmware, "model": self.config.model})]
+        items: list[DriverItem] = [Observation(self.device_id, "device_info", t,
+                                               {"firmware": firmware, "model": self.config.model})]
         if self._version_faulted:
             self._version_faulted = False
             items.append(DeviceEvent(self.device_id, "device_recovered", t,

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from edge.drivers.base import DeviceEvent, DriverItem, Reading, SampleBlock
 from edge.drivers.framing import Frame, FrameDecoder
 from edge.drivers.serial_link import SerialDriver, SerialOpener
+from edge.items import DeviceEvent, DriverItem, Observation, SampleBlock
 
 log = logging.getLogger(__name__)
 
@@ -195,14 +195,14 @@ class SampledBoardDriver(SerialDriver):
                                                                       self.info.channels):
                 self._anchor, self._next_index = None, None
             self.info = info
-            return [Reading(self.device_id, "device_info", t, {
+            return [Observation(self.device_id, "device_info", t, {
                 "firmware": info.firmware, "channels": info.channels, "rate_hz": info.rate_hz})]
         if frame.type == FRAME_HEARTBEAT:
             if len(frame.payload) != HEARTBEAT.size:
                 raise ValueError(f"heartbeat of {len(frame.payload)} bytes")
             uptime, supply_mv = HEARTBEAT.unpack(frame.payload)
-            items: list[DriverItem] = [Reading(self.device_id, "board", t,
-                                               {"uptime_s": uptime, "supply_v": supply_mv / 1e3})]
+            items: list[DriverItem] = [Observation(
+                self.device_id, "board", t, {"uptime_s": uptime, "supply_v": supply_mv / 1e3})]
             if supply_mv < 4500:  # a USB supply sagging below 4.5 V corrupts ADC readings
                 items.append(DeviceEvent(self.device_id, "device_fault", t,
                                          {"reason": f"supply {supply_mv / 1e3:.2f} V"}))

@@ -52,11 +52,9 @@ than `gap_fault_s` raises `device_fault` with its length and `device_recovered` 
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import math
-import random
 import re
 import socket
 import time
@@ -66,7 +64,9 @@ from typing import Any, Literal, Self
 import aiomqtt
 from pydantic import Field
 
-from edge.drivers.base import DeviceConfigBase, DeviceEvent, DeviceHealth, DriverItem, Reading
+from bedwatch.connection import Backoff, Fault, Link, Report
+from edge.drivers.base import DeviceConfigBase
+from edge.items import DeviceEvent, DeviceHealth, DriverItem, Observation
 
 log = logging.getLogger(__name__)
 
@@ -246,7 +246,7 @@ class ZigbeeDecoder:
         if self.purpose == "presence" and "presence_event" in values:
             fields["presence_event"] = values["presence_event"]
         if fields and not retained:
-            items.insert(0, Reading(self.device, "zigbee", t, fields))
+            items.insert(0, Observation(self.device, "zigbee", t, fields))
         return items
 
     def _alarm(self, key: str, value: bool | int | float | str | None, retained: bool, t: float,
@@ -311,7 +311,6 @@ class ZigbeeDriver:
         self.config = config
         self.device_id = config.id
         self._clock = clock
-        self._monotonic = monotonic
         self.client_id = config.client_id or default_client_id(config.id, home)
         self._factory = client_factory or (lambda: aiomqtt.Client(
             config.host, config.port, identifier=self.client_id, clean_session=False,
@@ -325,6 +324,9 @@ class ZigbeeDriver:
         self.state_topic = f"{config.base_topic}/{config.friendly_name}"
         self.availability_topic = f"{self.state_topic}/availability"
         self._online: bool | None = None
+        # A gap longer than gap_fault_s is a fault; on the driver's monotonic clock.
+        self.link = Link(config.id, Backoff(RECONNECT_MIN_S, RECONNECT_MAX_S),
+                         fault_after_s=config.gap_fault_s, clock=monotonic)
 
     async def __aenter__(self) -> Self:
         return self
@@ -360,35 +362,34 @@ class ZigbeeDriver:
         finally:
             self.errors["odd_fields"] = self.decoder.odd_fields
 
-    def _gap_ended(self, down_since: float, faulted: bool) -> list[DriverItem]:
-        gap = self._monotonic() - down_since
+    def _gap_ended(self, gap: float, reports: list[Report]) -> list[DriverItem]:
+        """Count a broker gap that just ended; report it if it was longer than gap_fault_s."""
         t = self._clock()
         self.errors["broker_gap_s"] += math.ceil(gap)
         items: list[DriverItem] = []
-        if gap > self.config.gap_fault_s:
-            self.errors["long_gaps"] += 1
-            if not faulted:
+        for report in reports:  # nothing for a short gap; else its fault if not yet told, and
+            if isinstance(report, Fault):  # its recovery
                 items.append(DeviceEvent(self.device_id, "device_fault", t, {
                     "reason": "zigbee2mqtt broker gap", "gap_s": round(gap, 1)}))
-            items.append(DeviceEvent(self.device_id, "device_recovered", t, {
-                "reason": "zigbee2mqtt broker reachable", "gap_s": round(gap, 1)}))
+            else:
+                self.errors["long_gaps"] += 1
+                items.append(DeviceEvent(self.device_id, "device_recovered", t, {
+                    "reason": "zigbee2mqtt broker reachable", "gap_s": round(gap, 1)}))
         log.info("%s: back on the broker after %.1f s", self.device_id, gap)
         return [*items, self._health(t)]
 
     async def __aiter__(self) -> AsyncIterator[DriverItem]:
-        delay = RECONNECT_MIN_S
-        down_since: float | None = None
-        faulted = False
+        link = self.link
         while True:
             try:
                 async with self._factory() as client:
                     await client.subscribe(self.state_topic, qos=1)
                     await client.subscribe(self.availability_topic, qos=1)
-                    delay = RECONNECT_MIN_S
-                    if down_since is not None:
-                        for item in self._gap_ended(down_since, faulted):
+                    was_down = link.in_outage
+                    reports = link.up()
+                    if was_down:
+                        for item in self._gap_ended(link.last_outage_s or 0.0, reports):
                             yield item
-                        down_since, faulted = None, False
                     async for message in client.messages:
                         payload = message.payload
                         data = payload if isinstance(payload, bytes) else \
@@ -397,17 +398,14 @@ class ZigbeeDriver:
                                                 retained=bool(message.retain)):
                             yield item
             except aiomqtt.MqttError as exc:
-                now = self._monotonic()
-                if down_since is None:
-                    down_since = now
+                if not link.in_outage:
                     self.errors["disconnects"] += 1
                     log.warning("%s: zigbee2mqtt broker: %s", self.device_id, exc)
-                if not faulted and now - down_since > self.config.gap_fault_s:
-                    faulted = True
+                reason = f"zigbee2mqtt broker unreachable: {str(exc)[:120]}"
+                # Told when the gap outgrows gap_fault_s, with what failed last.
+                if (fault := link.down(reason)) is not None:
                     t = self._clock()
                     yield DeviceEvent(self.device_id, "device_fault", t, {
-                        "reason": f"zigbee2mqtt broker unreachable: {str(exc)[:120]}",
-                        "gap_s": round(now - down_since, 1)})
+                        "reason": reason, "gap_s": round(fault.outage_s, 1)})
                     yield DeviceHealth(self.device_id, t, False, errors=dict(self.errors))
-                await asyncio.sleep(delay * random.uniform(0.8, 1.2))
-                delay = min(delay * 2, RECONNECT_MAX_S)
+                await link.wait()

@@ -6,14 +6,14 @@ from typing import Any
 
 import numpy as np
 
-from edge.drivers.base import DeviceEvent, Reading, SampleBlock
+from edge.items import DeviceEvent, Observation, SampleBlock
 from firmware_sim.physiology import Recording
 
 T0 = 1_772_366_400.0  # 2026-03-01 20:00 at UTC+8
 
 
 def run(detectors: list[Any], recordings: dict[str, Recording], block_s: float = 1.0
-        ) -> list[Reading | DeviceEvent]:
+        ) -> list[Observation | DeviceEvent]:
     """Feed recordings (device → recording) in time order; return everything produced."""
     blocks: list[SampleBlock] = []
     for device, rec in recordings.items():
@@ -22,9 +22,9 @@ def run(detectors: list[Any], recordings: dict[str, Recording], block_s: float =
             blocks.append(SampleBlock(device, rec.t0 + s / rec.fs, rec.fs,
                                       rec.samples[s:s + step]))
     blocks.sort(key=lambda b: b.t0)
-    out: list[Reading | DeviceEvent] = []
+    out: list[Observation | DeviceEvent] = []
 
-    def feed(item: SampleBlock | Reading | DeviceEvent) -> None:
+    def feed(item: SampleBlock | Observation | DeviceEvent) -> None:
         for detector in detectors:
             for produced in detector.feed(item):
                 out.append(produced)
@@ -35,7 +35,7 @@ def run(detectors: list[Any], recordings: dict[str, Recording], block_s: float =
     return out
 
 
-def events(out: list[Reading | DeviceEvent], kind: str | None = None) -> list[DeviceEvent]:
+def events(out: list[Observation | DeviceEvent], kind: str | None = None) -> list[DeviceEvent]:
     return [o for o in out if isinstance(o, DeviceEvent) and (kind is None or o.kind == kind)]
 
 

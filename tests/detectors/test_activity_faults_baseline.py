@@ -6,7 +6,7 @@ from edge.detectors.activity import ActivityConfig, ActivityDetector
 from edge.detectors.baseline import BaselineConfig, BaselineDetector
 from edge.detectors.occupancy import OccupancyConfig, OccupancyDetector
 from edge.detectors.sensor_faults import SensorFaultDetector
-from edge.drivers.base import Reading
+from edge.items import Observation
 from firmware_sim.physiology import Resident, Segment, render_bed
 from tests.detectors.helpers import T0, events, rng, run
 
@@ -45,10 +45,10 @@ def test_sensor_faults_once_per_episode() -> None:
 
 def _night(detector: BaselineDetector, night: int, hr: float) -> list:  # type: ignore[type-arg]
     start = T0 + night * 86400 + 3 * 3600  # 23:00 local
-    out = detector.feed(Reading("bed", "occupancy", start, {"state": "in_bed"}))
+    out = detector.feed(Observation("bed", "occupancy", start, {"state": "in_bed"}))
     for k in range(30):
-        out += detector.feed(Reading("bed", "vitals", start + 60 * k,
-                                     {"heart_rate_bpm": hr, "breathing_rate_bpm": 14.0,
+        out += detector.feed(Observation("bed", "vitals", start + 60 * k,
+                                         {"heart_rate_bpm": hr, "breathing_rate_bpm": 14.0,
                                       "quality": 0.8}))
     return out
 

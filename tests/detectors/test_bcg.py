@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from edge.detectors.bcg import estimate_rates
-from edge.eval import REAL_RECORDING, real_recording_hr
 from firmware_sim.physiology import Resident, Segment, render_bed
+from rig.eval import REAL_RECORDING, real_recording_hr
 
 
 def test_real_recording_heart_rate_within_target() -> None:

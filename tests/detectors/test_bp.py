@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from edge.detectors.bp import ORDER, BpConfig, BpDetector, classify
-from edge.drivers.base import DeviceEvent, Reading
+from edge.items import DeviceEvent, Observation
 
 
 @pytest.mark.parametrize(("sys_", "dia", "category"), [
@@ -64,8 +64,8 @@ def test_higher_pressure_never_lowers_the_category(sys_: float, dia: float, more
         assert order.index(classify(sys_, dia + more, guideline).category) >= base  # type: ignore[arg-type]
 
 
-def _reading(t: float, sys_: float, dia: float) -> Reading:
-    return Reading("cuff", "bp", t, {"systolic_mmhg": sys_, "diastolic_mmhg": dia})
+def _reading(t: float, sys_: float, dia: float) -> Observation:
+    return Observation("cuff", "bp", t, {"systolic_mmhg": sys_, "diastolic_mmhg": dia})
 
 
 def test_detector_crisis_high_and_trend() -> None:

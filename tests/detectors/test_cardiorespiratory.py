@@ -9,7 +9,7 @@ from edge.detectors.cardiorespiratory import (
     VitalsDetector,
 )
 from edge.detectors.occupancy import OccupancyConfig, OccupancyDetector
-from edge.drivers.base import Reading
+from edge.items import Observation
 from firmware_sim.physiology import Resident, Segment, render_bed
 from tests.detectors.helpers import T0, events, rng, run
 
@@ -40,7 +40,7 @@ def test_no_apnea_while_sitting_on_the_edge_or_with_a_flat_sensor() -> None:
 
 def test_vitals_only_while_lying_and_close_to_the_truth() -> None:
     out = _night([Segment("lying", 300)])
-    vitals = [o for o in out if isinstance(o, Reading) and o.kind == "vitals"]
+    vitals = [o for o in out if isinstance(o, Observation) and o.kind == "vitals"]
     assert len(vitals) >= 8
     assert all(abs(float(v.fields["heart_rate_bpm"]) - 60) < 3 for v in vitals)
     assert all(v.t >= T0 + 24 + 30 for v in vitals)
@@ -49,14 +49,14 @@ def test_vitals_only_while_lying_and_close_to_the_truth() -> None:
 def test_rate_alarms_need_persistence() -> None:
     detector = RateAlarmDetector(RateAlarmConfig(persistence=3))
 
-    def vitals(t: float, hr: float, rr: float = 14) -> Reading:
-        return Reading("bed", "vitals", t, {"heart_rate_bpm": hr, "breathing_rate_bpm": rr,
-                                            "quality": 0.8})
+    def vitals(t: float, hr: float, rr: float = 14) -> Observation:
+        return Observation("bed", "vitals", t, {"heart_rate_bpm": hr, "breathing_rate_bpm": rr,
+                                                "quality": 0.8})
 
     assert detector.feed(vitals(0, 38)) == [] and detector.feed(vitals(30, 60)) == []
     out = [e for t in (60, 90, 120, 150) for e in detector.feed(vitals(t, 38))]
     assert [e.kind for e in out] == ["bradycardia"]  # once, after three windows
     out = [e for t in (180, 210, 240) for e in detector.feed(vitals(t, 70, 31))]
     assert [e.kind for e in out] == ["tachypnea"]
-    low_quality = Reading("bed", "vitals", 300, {"heart_rate_bpm": 150, "quality": 0.1})
+    low_quality = Observation("bed", "vitals", 300, {"heart_rate_bpm": 150, "quality": 0.1})
     assert [detector.feed(low_quality) for _ in range(5)] == [[]] * 5

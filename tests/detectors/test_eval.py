@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from edge.eval import ALERT_KINDS, run_day, score
 from firmware_sim.scenarios import library
+from rig.eval import ALERT_KINDS, run_day, score
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from edge.detectors.mat import MatConfig, MatFallDetector, largest_region
-from edge.drivers.base import DeviceEvent
+from edge.items import DeviceEvent
 from firmware_sim.physiology import Segment, render_mat
 from tests.detectors.helpers import T0, events, rng, run
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from edge.drivers.base import DeviceEvent, DeviceHealth, DriverItem, Reading
+from edge.items import DeviceEvent, DeviceHealth, DriverItem, Observation
 
 
 def cases(test_file: str) -> list[Path]:
@@ -17,7 +17,7 @@ def describe(item: DriverItem) -> dict[str, Any]:
     """Return the JSON form an expected.json lists items in."""
     if isinstance(item, DeviceEvent):
         return {"item": "event", "kind": item.kind, "data": item.data}
-    if isinstance(item, Reading):
+    if isinstance(item, Observation):
         return {"item": "reading", "kind": item.kind, "fields": item.fields}
     if isinstance(item, DeviceHealth):
         return {"item": "health", "connected": item.connected}

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from edge.agent import Agent
 from edge.config import AgentConfig
-from edge.drivers.base import DeviceEvent, DeviceHealth, Reading
+from edge.items import DeviceEvent, DeviceHealth, Observation
 from edge.outbox import Priority
 
 
@@ -38,7 +38,7 @@ def test_a_device_that_misses_its_cadence_is_reported_once_and_on_return(
     agent = _agent(tmp_path, clock)
     agent.supervise()
     clock.t += 9
-    agent.handle(Reading("bed", "bed", clock.t, {"load_kg": 40.0}))
+    agent.handle(Observation("bed", "bed", clock.t, {"load_kg": 40.0}))
     clock.t += 10.5
     agent.supervise()
     assert _events(agent) == [("device_silent", "bed")]  # 10.5 s after its last sample
@@ -46,7 +46,7 @@ def test_a_device_that_misses_its_cadence_is_reported_once_and_on_return(
     agent.supervise()
     agent.supervise()
     assert sorted(_events(agent)) == [("device_silent", "bed"), ("device_silent", "btn")]
-    agent.handle(Reading("bed", "bed", clock.t, {"load_kg": 40.0}))
+    agent.handle(Observation("bed", "bed", clock.t, {"load_kg": 40.0}))
     assert _events(agent)[-1] == ("device_recovered", "bed")
 
 
@@ -64,9 +64,9 @@ def test_calls_jump_the_queue_and_bad_items_are_dropped_loudly(tmp_path: Path) -
     clock = Clock()
     agent = _agent(tmp_path, clock)
     for i in range(50):
-        agent.handle(Reading("bed", "bed", clock.t + i, {"load_kg": 40.0 + i}))
+        agent.handle(Observation("bed", "bed", clock.t + i, {"load_kg": 40.0 + i}))
     agent.flush_readings()
-    agent.handle(Reading("bed", "bed", clock.t, {"Bad Name": 1.0}))  # breaks the contract
+    agent.handle(Observation("bed", "bed", clock.t, {"Bad Name": 1.0}))  # breaks the contract
     agent.handle(DeviceEvent("btn", "call", clock.t, {"button": 7}))
     first = agent.outbox.peek(1)[0]
     assert first.priority == Priority.LIFE_SAFETY
@@ -80,7 +80,7 @@ def test_calls_jump_the_queue_and_bad_items_are_dropped_loudly(tmp_path: Path) -
 def test_the_agent_runs_its_detectors_on_what_the_bed_board_sends(tmp_path: Path) -> None:
     import numpy as np
 
-    from edge.drivers.base import SampleBlock
+    from edge.items import SampleBlock
     from firmware_sim.physiology import Resident, Segment, render_bed
 
     config = AgentConfig.model_validate({
@@ -116,7 +116,7 @@ def test_a_call_stamped_1970_by_an_unsynchronised_pi_is_carried_flagged(tmp_path
     agent = Agent(config, clock=clock, monotonic=clock, clock_synced=lambda: False)
     agent.handle(DeviceEvent("btn", "call", clock.t, {"button": 7}))
     agent.handle(DeviceEvent("btn", "call", float("nan"), {"button": 7}))
-    agent.handle(Reading("btn", "call_button", clock.t, {"button": 7}))
+    agent.handle(Observation("btn", "call_button", clock.t, {"button": 7}))
     agent.flush_readings()
     calls = [p for p in _payloads(agent) if p["kind"] == "call"]
     print(f"calls sent 2, stored {len(calls)}, readings dropped "
@@ -153,7 +153,7 @@ def test_a_clock_stepped_back_an_hour_does_not_hide_a_dead_device(tmp_path: Path
         "home": "home-1", "outbox": {"path": str(tmp_path / "o.sqlite")},
         "devices": [{"type": "bed_sensor", "id": "bed", "port": "y", "silent_after_s": 10}]})
     agent = Agent(config, clock=wall, monotonic=mono)
-    agent.handle(Reading("bed", "bed", wall.t, {"load_kg": 40.0}))
+    agent.handle(Observation("bed", "bed", wall.t, {"load_kg": 40.0}))
     wall.t -= 3600  # time sync steps the wall clock back
     wall.t += 11
     mono.t += 11

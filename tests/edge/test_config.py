@@ -29,6 +29,11 @@ def test_sample_config_is_valid() -> None:
         ('home = "h"\n[[devices]]\ntype = "toaster"\nid = "b"', "devices[0].type", "call_button"),
         ('home = "h"\n[[devices]]\ntype = "call_button"\nid = "b"\nport = "/a"\n'
          '[[devices]]\ntype = "call_button"\nid = "b"\nport = "/b"', "(top level)", "repeated: b"),
+        ('home = "h"\n[detectors]\ntimezone = "GMT+8:00"', "detectors.timezone",
+         "not an IANA time zone"),
+        ('home = "h"\n[[devices]]\ntype = "bed_sensor"\nid = "bed"\nport = "/a"\n'
+         '[detectors.occupancy]\ndevice = "bed-2"', "(top level)",
+         "detectors.occupancy.device: 'bed-2' is not a configured bed board"),
     ],
 )
 def test_errors_name_file_and_key(tmp_path: Path, text: str, key: str, expected: str) -> None:

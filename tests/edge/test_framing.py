@@ -1,4 +1,5 @@
-"""The serial framing resynchronises after any damage and never raises on noise."""
+"""The serial framing resynchronises after any damage and never raises on noise; one splitter
+serves it and the radars' frames, and holds less than a frame between reads."""
 
 from __future__ import annotations
 
@@ -6,7 +7,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from edge.drivers.framing import MAX_PAYLOAD, SYNC, FrameDecoder, crc16, encode_frame
+from edge.drivers import radar
+from edge.drivers.framing import (
+    BEDWATCH_FORMAT,
+    MAX_PAYLOAD,
+    SYNC,
+    FrameDecoder,
+    FrameFormat,
+    FrameSplitter,
+    crc16,
+    encode_frame,
+)
 
 
 def test_crc_is_ccitt_false() -> None:
@@ -101,3 +112,25 @@ def test_a_frame_is_delivered_when_its_last_byte_arrives(before: bytes, payload:
     for i in range(0, len(stream), chunk):
         frames += decoder.feed(stream[i:i + chunk])
     assert frames and frames[-1].type == 0x42 and frames[-1].payload == payload
+
+
+@pytest.mark.parametrize("fmt", [BEDWATCH_FORMAT, radar.RADAR_FORMAT], ids=["bedwatch", "radar"])
+@given(data=st.lists(st.binary(max_size=300), max_size=30))
+def test_the_splitter_holds_less_than_a_frame_between_reads(fmt: FrameFormat,
+                                                            data: list[bytes]) -> None:
+    splitter = FrameSplitter(fmt)
+    longest = fmt.max_length + fmt.overhead
+    for chunk in data:
+        for frame in splitter.feed(fmt.head + chunk):  # a head in every read: worst case
+            assert frame.startswith(fmt.head) and frame.endswith(fmt.trailer)
+        assert splitter.buffered < longest
+
+
+def test_the_splitter_finds_both_formats_frames() -> None:
+    bedwatch, seeed = FrameSplitter(BEDWATCH_FORMAT), FrameSplitter(radar.RADAR_FORMAT)
+    call = encode_frame(0x10, 1, b"call")
+    fall = radar.encode_frame(0x83, 0x01, b"\x01")
+    assert bedwatch.feed(b"\x00" + fall + call) == [call]
+    assert seeed.feed(b"\x00" + call + fall) == [fall]
+    assert bedwatch.counters.as_dict(BEDWATCH_FORMAT)["frames"] == 1
+    assert "bad_tail" in seeed.counters.as_dict(radar.RADAR_FORMAT)

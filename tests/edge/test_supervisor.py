@@ -10,8 +10,8 @@ from typing import Any, ClassVar, Self
 
 from edge.agent import Agent
 from edge.config import AgentConfig
-from edge.drivers.base import DeviceEvent, DriverItem
 from edge.drivers.call_button import CallButtonConfig
+from edge.items import DeviceEvent, DriverItem
 
 
 class ScriptedDriver:

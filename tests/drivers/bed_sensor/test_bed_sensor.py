@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from edge.drivers.base import DeviceEvent, DriverItem, Reading, SampleBlock
 from edge.drivers.bed_sensor import BedSensorConfig, BedSensorDriver
 from edge.drivers.sampled_board import decode_hello
+from edge.items import DeviceEvent, DriverItem, Observation, SampleBlock
 from firmware_sim.bed_sensor import bed_info, bed_sim, bed_stream
 from firmware_sim.physiology import Resident, Segment
 from tests.drivers.golden import cases
@@ -32,10 +32,10 @@ def test_golden_case(case: Path) -> None:
     expected = json.loads((case / "expected.json").read_text())
     driver = _driver()
     items = driver.handle_bytes(data, 1_764_000_000.0)
-    info = next(i for i in items if isinstance(i, Reading) and i.kind == "device_info")
+    info = next(i for i in items if isinstance(i, Observation) and i.kind == "device_info")
     assert info.fields == expected["info"]
     blocks = [i for i in items if isinstance(i, SampleBlock)]
-    assert [b.seq for b in blocks] == [b["first"] for b in expected["blocks"]]
+    assert [b.first_index for b in blocks] == [b["first"] for b in expected["blocks"]]
     for block, want in zip(blocks, expected["blocks"], strict=True):
         np.testing.assert_allclose(block.samples, want["samples"], atol=1e-4)
     errors = driver.error_counts()
@@ -57,7 +57,7 @@ def test_a_night_comes_out_as_it_went_in() -> None:
     # Sample times follow the board's count: contiguous, one sample period apart.
     starts = np.array([b.t0 for b in blocks])
     assert np.allclose(np.diff(starts), 8 / 80)
-    loads = [i.fields["load_kg"] for i in items if isinstance(i, Reading) and i.kind == "bed"]
+    loads = [i.fields["load_kg"] for i in items if isinstance(i, Observation) and i.kind == "bed"]
     assert min(loads) == pytest.approx(38.0, abs=0.5)  # the empty bed
     assert max(loads) == pytest.approx(38.0 + 71, abs=1.5)  # with the resident in it
     assert driver.error_counts()["sample_gaps"] == 0

@@ -15,7 +15,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edge.drivers.base import DeviceEvent, DeviceHealth, DriverItem, Reading
 from edge.drivers.ble_bps import (
     BLOOD_PRESSURE_MEASUREMENT,
     BLOOD_PRESSURE_RECORD,
@@ -38,6 +37,7 @@ from edge.drivers.ble_bps import (
     sfloat,
 )
 from edge.drivers.bp_cuff import AND_CUSTOM, AND_REQUEST_MEMORY, BpCuffConfig, BpCuffDriver
+from edge.items import DeviceEvent, DeviceHealth, DriverItem, Observation
 from firmware_sim.bp_cuff import (
     CuffMemory,
     Measurement,
@@ -129,7 +129,7 @@ async def test_golden_racp_exchange(case: Path, tmp_path: Path) -> None:
     driver = BpCuffDriver(_config(state_dir=str(tmp_path)), factory)
     out = await _sessions(driver, 1)
     assert cuff.written == [_hex(script["host_writes"])]
-    readings = [i for i in out if isinstance(i, Reading)]
+    readings = [i for i in out if isinstance(i, Observation)]
     expected = script["expected"]
     assert [describe(r) for r in readings] == [
         {k: v for k, v in e.items() if k != "t"} for e in expected["readings"]]
@@ -231,7 +231,7 @@ def test_hostile_values_are_counted_rejections_and_the_next_good_one_decodes() -
         assert driver.errors[f"rejected_{reason}"] >= 1
     assert driver.errors["decode"] == len(HOSTILE)
     (reading,) = driver.decode(good, 2.0)
-    assert isinstance(reading, Reading) and reading.fields["pulse_bpm"] == 51.0
+    assert isinstance(reading, Observation) and reading.fields["pulse_bpm"] == 51.0
 
 
 @settings(max_examples=300)
@@ -312,13 +312,13 @@ async def _sessions(driver: BpCuffDriver, sessions: int, timeout: float = 5) -> 
 
 
 def _systolic(items: list[DriverItem]) -> list[float]:
-    return [float(i.fields["systolic_mmhg"]) for i in items if isinstance(i, Reading)]
+    return [float(i.fields["systolic_mmhg"]) for i in items if isinstance(i, Observation)]
 
 
 async def test_stored_readings_arrive_after_connect_and_the_clock_is_set() -> None:
     cuff = SimulatedCuff(CuffMemory(_measurements(3)))
     out = await _sessions(BpCuffDriver(_config(), _factory([cuff])), 1)
-    readings = [i for i in out if isinstance(i, Reading)]
+    readings = [i for i in out if isinstance(i, Observation)]
     assert _systolic(out) == [120, 121, 122]
     assert readings[0].t == datetime.fromisoformat("2026-11-24T08:00:00+08:00").timestamp()
     assert cuff.clock_written is not None and len(cuff.clock_written) == 10
@@ -403,7 +403,7 @@ async def test_enhanced_cuff_is_read_on_0x2b34_with_its_utc_time_stamp() -> None
     out = await _sessions(BpCuffDriver(_config(), _factory([cuff])), 1)
     assert ENHANCED_BLOOD_PRESSURE_MEASUREMENT in cuff.subscribed
     assert BLOOD_PRESSURE_MEASUREMENT not in cuff.subscribed  # each reading arrives once
-    readings = sorted((i for i in out if isinstance(i, Reading)), key=lambda r: r.t)
+    readings = sorted((i for i in out if isinstance(i, Observation)), key=lambda r: r.t)
     assert [r.t for r in readings] == [
         datetime.fromisoformat(s).timestamp() for s in
         ("2026-11-24T08:00:00+08:00", "2026-11-24T20:00:00+08:00", "2026-11-25T21:00:00+08:00")]
@@ -455,7 +455,7 @@ async def test_a_reading_is_marked_delivered_only_after_it_is_handed_on(tmp_path
     driver = BpCuffDriver(_config(state_dir=str(tmp_path)), _factory([cuff]))
     items = driver.__aiter__()
     item = await items.__anext__()
-    while not isinstance(item, Reading):
+    while not isinstance(item, Observation):
         item = await items.__anext__()
     state = tmp_path / "cuff.json"
     assert not state.exists()  # crash now, and the cuff's next dump delivers it again

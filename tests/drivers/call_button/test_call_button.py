@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from edge.drivers.base import DeviceEvent, DriverItem, Reading
 from edge.drivers.call_button import CallButtonConfig, CallButtonDriver, decode_frame
 from edge.drivers.framing import Frame
+from edge.items import DeviceEvent, DriverItem, Observation
 from firmware_sim.call_button import CallButtonSim
 from tests.drivers.golden import cases, describe
 
@@ -59,7 +59,7 @@ def test_undecodable_frame_is_counted_and_skipped() -> None:
     driver = CallButtonDriver(CallButtonConfig(type="call_button", id="btn", port="unused"))
     items = driver.handle_bytes(encode_frame(0x7E, 0, b"") + encode_frame(0x02, 1, bytes(6)), T)
     assert driver.errors["decode"] == 1
-    assert [i.kind for i in items if isinstance(i, Reading)] == ["receiver"]
+    assert [i.kind for i in items if isinstance(i, Observation)] == ["receiver"]
 
 
 @given(st.binary(max_size=2048))

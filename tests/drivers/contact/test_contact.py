@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from edge.drivers.base import DeviceEvent, DriverItem, Reading
 from edge.drivers.contact import ContactState, Debouncer, DryContactConfig, DryContactDriver
+from edge.items import DeviceEvent, DriverItem, Observation
 from firmware_sim.contact import SimulatedContact
 from tests.drivers.golden import cases, describe
 
@@ -83,7 +83,7 @@ async def test_pear_push_press_bounce_and_cable_fault() -> None:
         (0.1, unplug), (0.3, replug)])
     events = [i.kind for i in out if isinstance(i, DeviceEvent)]
     assert events == ["call", "device_fault", "device_recovered"]
-    presses = [i.fields["pressed"] for i in out if isinstance(i, Reading)]
+    presses = [i.fields["pressed"] for i in out if isinstance(i, Observation)]
     assert presses == [False, True, False]
 
 
@@ -107,6 +107,14 @@ def test_config_names_what_is_missing() -> None:
     with pytest.raises(ValueError, match="needs the serial adapter"):
         DryContactConfig.model_validate({"type": "dry_contact", "id": "p", "purpose": "call",
                                          "line": "dsr"})
+
+
+def test_a_bed_pad_is_not_a_contact_purpose() -> None:
+    # Bed presence comes from the bed board's load cells, which tell the resident from a
+    # visitor; a pad's switch cannot, so no detector takes its presses.
+    with pytest.raises(ValueError, match="'call' or 'floor_mat'"):
+        DryContactConfig.model_validate({"type": "dry_contact", "id": "p", "purpose": "bed_pad",
+                                         "line": "cts", "port": "/dev/ttyUSB0"})
 
 
 @pytest.mark.parametrize("case", cases(__file__), ids=lambda c: c.name)

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from edge.drivers.base import DriverItem, Reading, SampleBlock
 from edge.drivers.fall_mat import ACTIVE_KPA, FallMatConfig, FallMatDriver
+from edge.items import DriverItem, Observation, SampleBlock
 from firmware_sim.fall_mat import mat_stream
 from firmware_sim.physiology import Segment
 from tests.drivers.golden import cases
@@ -28,7 +28,7 @@ def test_golden_case(case: Path) -> None:
     data = bytes.fromhex((case / "input.hex").read_text())
     expected = json.loads((case / "expected.json").read_text())
     items = _driver().handle_bytes(data, 1_764_000_000.0)
-    info = next(i for i in items if isinstance(i, Reading) and i.kind == "device_info")
+    info = next(i for i in items if isinstance(i, Observation) and i.kind == "device_info")
     assert info.fields == expected["info"]
     grids = [i.samples[0] for i in items if isinstance(i, SampleBlock)]
     np.testing.assert_allclose(grids, expected["grids_kpa"])
@@ -44,7 +44,8 @@ def test_scenes_have_the_contact_area_of_what_they_show(scene: str, low: int, hi
     items: list[DriverItem] = []
     for t, frame in stream.frames():
         items += driver.handle_bytes(frame, 1_764_000_000.0 + t)
-    areas = [i.fields["active_cells"] for i in items if isinstance(i, Reading) and i.kind == "mat"]
+    areas = [i.fields["active_cells"] for i in items
+             if isinstance(i, Observation) and i.kind == "mat"]
     assert areas and all(low <= a <= high for a in areas), areas
 
 

@@ -14,7 +14,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from edge.drivers.base import DeviceEvent, DriverItem, Reading
 from edge.drivers.radar import (
     DOCUMENTED_FIRMWARE,
     VERSION_QUERY,
@@ -24,6 +23,7 @@ from edge.drivers.radar import (
     VersionHandshake,
     encode_frame,
 )
+from edge.items import DeviceEvent, DriverItem, Observation
 from firmware_sim.radar import FIRMWARE, RadarSim
 from tests.drivers.golden import cases, describe
 
@@ -167,13 +167,13 @@ def test_rejections_are_counted_and_the_next_report_still_works() -> None:
     assert items == [] and driver.errors["decode"] == 3
     assert driver.errors["out_of_range"] == 2 and driver.errors["bad_length"] == 1
     items = driver.handle_bytes(encode_frame(0x85, 0x02, b"\x48"), T0)
-    assert [i.fields for i in items if isinstance(i, Reading)] == [{"heart_rate_bpm": 72}]
+    assert [i.fields for i in items if isinstance(i, Observation)] == [{"heart_rate_bpm": 72}]
 
 
 def test_rate_ranges_are_configurable_and_checked() -> None:
     driver = _driver(heart_rate_bpm=[30, 180])
     items = driver.handle_bytes(encode_frame(0x85, 0x02, bytes([150])), T0)
-    assert [i.fields for i in items if isinstance(i, Reading)] == [{"heart_rate_bpm": 150}]
+    assert [i.fields for i in items if isinstance(i, Observation)] == [{"heart_rate_bpm": 150}]
     with pytest.raises(ValueError, match="heart_rate_bpm"):
         _driver(heart_rate_bpm=[0, 120])
     with pytest.raises(ValueError, match="breathing_rate_bpm"):
@@ -252,11 +252,11 @@ def _has_fall(out: list[DriverItem]) -> bool:
 
 
 def _has_info(out: list[DriverItem]) -> bool:
-    return any(isinstance(i, Reading) and i.kind == "device_info" for i in out)
+    return any(isinstance(i, Observation) and i.kind == "device_info" for i in out)
 
 
 def _has_heart_rate(out: list[DriverItem]) -> bool:
-    return any(isinstance(i, Reading) and "heart_rate_bpm" in i.fields for i in out)
+    return any(isinstance(i, Observation) and "heart_rate_bpm" in i.fields for i in out)
 
 
 @pytest.mark.parametrize("model", ["mr60bha1", "mr60fda1"])
@@ -326,7 +326,7 @@ async def test_simulated_settling_radar_never_reports_zero_bpm(tmp_path: Path) -
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
         assert sim.settling_reports == 0
-    rates = [i.fields for i in out if isinstance(i, Reading)
+    rates = [i.fields for i in out if isinstance(i, Observation)
              and ("heart_rate_bpm" in i.fields or "breathing_rate_bpm" in i.fields)]
     assert all(v != 0 for r in rates for v in r.values())
     # Each settling report read carried two zero rates: counted, not passed on.

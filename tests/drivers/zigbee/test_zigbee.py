@@ -13,8 +13,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from bedwatch.stack import Mosquitto
-from edge.drivers.base import DeviceEvent, DeviceHealth, DriverItem
 from edge.drivers.zigbee import (
     MAX_PAYLOAD_BYTES,
     ZigbeeConfig,
@@ -22,7 +20,9 @@ from edge.drivers.zigbee import (
     decode_availability,
     decode_state,
 )
+from edge.items import DeviceEvent, DeviceHealth, DriverItem
 from firmware_sim.zigbee import ZigbeeButtonSim
+from rig.stack import Mosquitto
 from tests.drivers.golden import cases, describe
 
 CASES = cases(__file__)
