@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bedwatch.stack import InfluxDB, Mosquitto
+from rig.stack import InfluxDB, Mosquitto
 
 pytest_plugins = ["tests.livehub", "tests.sitefixture"]
 

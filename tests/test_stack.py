@@ -11,7 +11,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import pytest
 
-from bedwatch.stack import InfluxDB, Mosquitto, StackError, find_binary
+from rig.stack import InfluxDB, Mosquitto, StackError, find_binary
 
 
 def _roundtrip(port: int, topic: str, payload: bytes) -> bytes:

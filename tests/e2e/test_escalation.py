@@ -8,7 +8,7 @@ import urllib.request
 import uuid
 
 from bedwatch import wire
-from bedwatch.localsite import CaregiverSpec
+from rig.site import CaregiverSpec
 from tests.browser.test_caregiver_page import publish_event
 from tests.sitefixture import Site
 

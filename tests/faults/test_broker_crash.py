@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bedwatch.stack import Mosquitto
+from rig.stack import Mosquitto
 from tests.sitefixture import Site
 from tests.sitefixture import wait_for as _wait
 

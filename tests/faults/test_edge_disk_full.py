@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from bedwatch.stack import Mosquitto
 from edge.agent import Agent, main
 from edge.config import AgentConfig
 from firmware_sim.call_button import CallButtonSim
+from rig.stack import Mosquitto
 from tests.edge.minihub import MiniHub, until
 
 HOME = "home-1"

@@ -7,10 +7,10 @@ import sqlite3
 from pathlib import Path
 
 from bedwatch import wire
-from bedwatch.stack import Mosquitto
 from edge.config import MqttConfig
 from edge.outbox import Outbox, Priority
 from edge.publisher import Publisher
+from rig.stack import Mosquitto
 from tests.edge.minihub import MiniHub, until
 
 HOME = "home-1"

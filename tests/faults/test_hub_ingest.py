@@ -13,10 +13,10 @@ import aiomqtt
 from sqlalchemy import select
 
 from bedwatch import wire
-from bedwatch.sink import NotificationSink
-from bedwatch.stack import Mosquitto
 from hub.db import Alert, DeadLetter, EventRecord
 from hub.service import Hub
+from rig.sink import NotificationSink
+from rig.stack import Mosquitto
 from tests.livehub import T, event_payload, publish, until
 
 HOME = "home-1"

@@ -7,10 +7,10 @@ import json
 from sqlalchemy import select
 
 from bedwatch import wire
-from bedwatch.sink import NotificationSink
-from bedwatch.stack import Mosquitto
 from hub.db import Alert, EventRecord
 from hub.service import Hub
+from rig.sink import NotificationSink
+from rig.stack import Mosquitto
 from tests.livehub import T
 from tests.livehub import event_payload as _event
 from tests.livehub import publish as _publish
