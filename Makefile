@@ -1,5 +1,5 @@
 # The two commands of the README. Each installs what it needs first (idempotently).
-.PHONY: demo test bootstrap lint bench clean
+.PHONY: demo test bootstrap lint bench mutation clean
 
 VENV := .venv/bin
 
@@ -19,6 +19,10 @@ lint: bootstrap
 
 bench: bootstrap
 	@for b in bench/*.py; do echo "== $$b"; $(VENV)/python $$b || exit 1; done
+
+# Mutation testing of the safety-critical modules (sampled; about half an hour on 2 cores).
+mutation: bootstrap
+	$(VENV)/python scripts/mutation.py $(MUTATION_ARGS)
 
 clean:
 	rm -rf .venv build *.egg-info var
