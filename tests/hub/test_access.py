@@ -15,7 +15,7 @@ from hub.db import Alert, Silence
 from hub.registry import sync_registry
 from hub.web import WebContext, create_app
 from tests.hub.conftest import FakeClock, site_config
-from tests.hub.test_api import hubless_context, raise_event
+from tests.hub.webapp import hubless_context, raise_event
 
 ROLES = {"oncall": "cg-a", "backup": "cg-b", "supervisor": "cg-s", "family": "fam-home-1-1",
          "doctor": "doc-home-1", "desk": "desk-li", "removed": "cg-gone"}

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from hub.db import Alert, DeadLetter, EventRecord
 from hub.web import WebContext, create_app
 from tests.hub.conftest import site_config
-from tests.hub.test_api import hubless_context
+from tests.hub.webapp import hubless_context
 
 HUGE = "99999999999999999999999"
 
