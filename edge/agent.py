@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 
 from bedwatch import wire
 from bedwatch.kinds import SELF_REPORTS
+from bedwatch.runner import stop_on_signals
 from edge import __version__
 from edge.config import AgentConfig, ConfigError, load_config
 from edge.detectors.wiring import build as build_detectors
@@ -412,11 +412,7 @@ def main(config_path: Path) -> int:
         except ConfigError as exc:  # e.g. a state folder that is missing or read-only
             log.error("%s: outbox.path: %s", config_path, exc)
             return 2
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        await agent.run(stop)
+        await agent.run(stop_on_signals())
         return 0
 
     return asyncio.run(_main())

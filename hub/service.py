@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bedwatch import wire
+from bedwatch.runner import stop_on_signals
 from hub.alerts import AlertEngine, Clock, SystemClock
 from hub.config import ConfigError, HubConfig, load_config
 from hub.db import AgentState, DeadLetter, EventRecord, make_engine, make_sessionmaker
@@ -265,11 +265,7 @@ def main(config_path: Path) -> int:
         return 2
 
     async def _main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        await run_hub(config, stop=stop)
+        await run_hub(config, stop=stop_on_signals())
 
     asyncio.run(_main())
     return 0
