@@ -116,7 +116,11 @@ class OccupancyDetector:
         out: list[DetectorOutput] = []
         step = max(1, round(self.config.decide_s * item.fs))
         fresh = item.samples[:, self._columns]
-        if not self._pending or self._pending_fs != item.fs:
+        # A block that does not follow the carried samples (a gap, a reconnect, a re-anchored
+        # clock) starts afresh: decisions after it carry its time, not the time before.
+        expected_t0 = self._pending_t0 + self._pending_count / item.fs
+        follows = abs(item.t0 - expected_t0) < 0.5 / item.fs
+        if not self._pending or self._pending_fs != item.fs or not follows:
             self._pending, self._pending_count = [], 0
             self._pending_t0, self._pending_fs = item.t0, item.fs
         # Carry samples over: decisions need whole steps, blocks may be shorter. Joined only
@@ -191,7 +195,8 @@ class OccupancyDetector:
         if cfg.not_up_by_h is not None and state == IN_BED:
             local = self._local(t)
             day = local.date().isoformat()
-            night_end = local.replace(hour=int(cfg.night_end_h), minute=0, second=0)
+            night_end = local.replace(hour=int(cfg.night_end_h), minute=0, second=0,
+                                      microsecond=0)
             up_since_night = self._last_exit is not None and \
                 self._local(self._last_exit) >= night_end
             if local.hour + local.minute / 60 >= cfg.not_up_by_h and self._not_up_day != day \
