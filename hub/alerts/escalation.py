@@ -90,11 +90,13 @@ class Escalation:
 
     def recipients(self, session: Session, alert: Alert, level: int) -> list[Caregiver]:
         """Return who is paged at an escalation level of an alert, by the rota at this time."""
+        if level == DESK_LEVEL:  # the hub's own alerts that notify the desk too (dead_letter)
+            return self.organisation_people(session, "desk")
         if alert.home == HUB_HOME:
             return self.organisation_people(session, "technician")
         home = session.get(Home, alert.home)
         site = serving_site(session, alert.home)
-        if level == DESK_LEVEL or home is None or site is None:
+        if home is None or site is None:
             return self.organisation_people(session, "desk")
         role = chain_role(site, level)
         if role == "family":
