@@ -14,7 +14,7 @@ test:
 	$(VENV)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 lint: bootstrap
-	$(VENV)/ruff check bedwatch edge hub rig firmware-sim tests bench
+	$(VENV)/ruff check bedwatch edge hub rig firmware-sim tests bench scripts
 	$(VENV)/mypy
 
 bench: bootstrap

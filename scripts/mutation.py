@@ -30,19 +30,27 @@ REPO = Path(__file__).resolve().parents[1]
 
 # Module → the tests that are its judges. PostgreSQL variants are left out for speed.
 TARGETS: dict[str, tuple[str, list[str]]] = {
-    "outbox": ("edge/outbox.py", ["tests/edge/test_outbox.py", "tests/edge/test_agent.py"]),
-    "wire": ("bedwatch/wire.py", ["tests/test_wire.py", "tests/test_wire_hostile.py"]),
+    "outbox": ("edge/outbox.py", ["tests/edge/test_outbox.py", "tests/edge/test_outbox_edges.py",
+                                   "tests/edge/test_agent.py"]),
+    "wire": ("bedwatch/wire.py", ["tests/test_wire.py", "tests/test_wire_hostile.py",
+                                  "tests/test_wire_edges.py"]),
     "framing": ("edge/drivers/framing.py", [
-        "tests/edge/test_framing.py", "tests/drivers/call_button", "tests/drivers/bed_sensor",
+        "tests/edge/test_framing.py", "tests/edge/test_framing_edges.py",
+        "tests/drivers/call_button", "tests/drivers/bed_sensor",
         "tests/drivers/fall_mat"]),
     "alerts.intake": ("hub/alerts/intake.py", [
-        "tests/hub/test_alerts.py", "tests/hub/test_escalation.py", "tests/hub/test_desk.py"]),
+        "tests/hub/test_intake_edges.py", "tests/hub/test_alerts.py",
+        "tests/hub/test_escalation.py", "tests/hub/test_desk.py", "tests/hub/test_watchdog.py"]),
     "alerts.escalation": ("hub/alerts/escalation.py", [
-        "tests/hub/test_alerts.py", "tests/hub/test_escalation.py", "tests/hub/test_desk.py"]),
+        "tests/hub/test_escalation_edges.py", "tests/hub/test_alerts.py",
+        "tests/hub/test_escalation.py", "tests/hub/test_desk.py",
+        "tests/hub/test_intake_edges.py"]),
     "alerts.delivery": ("hub/alerts/delivery.py", [
-        "tests/hub/test_alerts.py", "tests/hub/test_escalation.py", "tests/hub/test_desk.py",
-        "tests/hub/test_pager.py"]),
+        "tests/hub/test_delivery_edges.py", "tests/hub/test_alerts.py",
+        "tests/hub/test_escalation.py", "tests/hub/test_desk.py", "tests/hub/test_pager.py",
+        "tests/hub/test_watchdog.py"]),
     "occupancy": ("edge/detectors/occupancy.py", ["tests/detectors/test_occupancy.py",
+                                                  "tests/detectors/test_occupancy_edges.py",
                                                   "tests/detectors/test_eval.py"]),
 }
 

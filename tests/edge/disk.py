@@ -29,7 +29,12 @@ def fill(box: Outbox, topic: str = "bw/v1/filler/events") -> int:
     assert box.error is not None and box.memory_rows() == 0
     return stored
 
+def lift(box: Outbox) -> None:
+    """Lift the cap and keep the filler: the disk has room again."""
+    box._db.execute(f"PRAGMA max_page_count = {_NO_LIMIT}")
+
+
 def free(box: Outbox, topic: str = "bw/v1/filler/events") -> None:
     """Lift the cap and forget the filler: the disk works again."""
-    box._db.execute(f"PRAGMA max_page_count = {_NO_LIMIT}")
+    lift(box)
     box.confirm(topic, [f"filler-{i:08d}" for i in range(100_000)])
