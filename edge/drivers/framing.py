@@ -86,6 +86,9 @@ class FrameSplitter:
         self.format = fmt
         self.counters = counters if counters is not None else SplitCounters()
         self._buffer = bytearray()
+        # The hot path of every serial driver: the format's parts are looked up once.
+        self._parts = (fmt.head, fmt.trailer, fmt.check, fmt.header_size, fmt.max_length,
+                       fmt.overhead, fmt.length_field.unpack_from, fmt.length_offset)
 
     def reset(self) -> None:
         """Forget partial data, e.g. after the device was unplugged."""
@@ -98,9 +101,10 @@ class FrameSplitter:
 
     def feed(self, data: bytes) -> list[bytes]:
         """Add bytes; return the complete, valid frames they finish, head to trailer."""
-        self._buffer += data
-        fmt, buf, counters = self.format, self._buffer, self.counters
-        head, trailer = fmt.head, fmt.trailer
+        buf, counters = self._buffer, self.counters
+        buf += data
+        (head, trailer, check, header_size, max_length, overhead, unpack_length,
+         length_offset) = self._parts
         frames: list[bytes] = []
         while True:
             start = buf.find(head)
@@ -113,15 +117,15 @@ class FrameSplitter:
             if start:
                 counters.garbage_bytes += start
                 del buf[:start]
-            if len(buf) < fmt.header_size:
+            if len(buf) < header_size:
                 break
-            (length,) = fmt.length_field.unpack_from(buf, fmt.length_offset)
-            if length > fmt.max_length:
+            (length,) = unpack_length(buf, length_offset)
+            if length > max_length:
                 counters.oversize += 1
                 counters.garbage_bytes += 1
                 del buf[:1]  # a false head: look for the next one
                 continue
-            total = length + fmt.overhead
+            total = length + overhead
             if len(buf) < total:
                 # Either a frame still arriving or a false head (line noise, or a damaged
                 # length) claiming more bytes than will come. A complete, valid frame already
@@ -135,18 +139,18 @@ class FrameSplitter:
                 counters.garbage_bytes += later
                 del buf[:later]
                 continue
-            body_end = total - len(trailer)
-            if not fmt.check(bytes(buf[:body_end])):
+            frame = bytes(buf[:total])
+            if not check(frame[:total - len(trailer)] if trailer else frame):
                 counters.bad_check += 1
                 counters.garbage_bytes += 1
                 del buf[:1]
                 continue
-            if trailer and bytes(buf[body_end:total]) != trailer:
+            if trailer and not frame.endswith(trailer):
                 counters.bad_tail += 1
                 counters.garbage_bytes += 1
                 del buf[:1]
                 continue
-            frames.append(bytes(buf[:total]))
+            frames.append(frame)
             del buf[:total]
             counters.frames += 1
         return frames
@@ -177,9 +181,13 @@ def crc16(data: bytes) -> int:
     return binascii.crc_hqx(data, 0xFFFF)
 
 
+_CRC = struct.Struct("<H")
+
+
 def _crc_holds(frame: bytes) -> bool:
-    (crc,) = struct.unpack_from("<H", frame, len(frame) - 2)
-    return crc == crc16(frame[len(SYNC):-2])
+    (crc,) = _CRC.unpack_from(frame, len(frame) - 2)
+    # Runs for every frame of every serial device: kept to one slice and one C call.
+    return crc == binascii.crc_hqx(frame[2:-2], 0xFFFF)
 
 
 BEDWATCH_FORMAT = FrameFormat(
@@ -233,13 +241,18 @@ class FrameDecoder:
 
     def feed(self, data: bytes) -> list[Frame]:
         """Add bytes; return the complete, valid frames they finish."""
+        raws = self._splitter.feed(data)
+        if not raws:
+            return []
+        counters, by_type, last = self.counters, self.counters.by_type, self._last_seq
         frames: list[Frame] = []
-        counters = self.counters
-        for raw in self._splitter.feed(data):
-            frame_type, seq, _ = HEADER.unpack_from(raw, len(SYNC))
-            if self._last_seq is not None and seq != (self._last_seq + 1) & 0xFF:
+        # `sync | type | seq | length u16 | payload | crc u16`: bytes 2 and 3 are type and seq.
+        for raw in raws:
+            frame_type, seq = raw[2], raw[3]
+            if last is not None and seq != (last + 1) & 0xFF:
                 counters.seq_gaps += 1
-            self._last_seq = seq
-            counters.by_type[frame_type] = counters.by_type.get(frame_type, 0) + 1
-            frames.append(Frame(frame_type, seq, raw[len(SYNC) + HEADER.size:-2]))
+            last = seq
+            by_type[frame_type] = by_type.get(frame_type, 0) + 1
+            frames.append(Frame(frame_type, seq, raw[6:-2]))
+        self._last_seq = last
         return frames
