@@ -34,6 +34,8 @@ TARGETS: dict[str, tuple[str, list[str]]] = {
                                    "tests/edge/test_agent.py"]),
     "wire": ("bedwatch/wire.py", ["tests/test_wire.py", "tests/test_wire_hostile.py",
                                   "tests/test_wire_edges.py"]),
+    "wire.cleaning": ("bedwatch/cleaning.py", [
+        "tests/test_wire.py", "tests/test_wire_hostile.py", "tests/test_wire_edges.py"]),
     "framing": ("edge/drivers/framing.py", [
         "tests/edge/test_framing.py", "tests/edge/test_framing_edges.py",
         "tests/drivers/call_button", "tests/drivers/bed_sensor",
