@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 
 from hub.alerts import AlertEngine
 from hub.config import HubConfig
-from hub.db import Alert, make_engine, make_sessionmaker
+from hub.db import Alert, Delivery, make_engine, make_sessionmaker
 from hub.pager import Notifier
 from hub.registry import sync_registry
 from tests.hub.conftest import FakeClock, RecordingNotifier, site_config
@@ -56,3 +59,30 @@ async def run_until(engine: AlertEngine, seconds: float, step: float = 0.5) -> N
 def who(notifier: RecordingNotifier) -> list[str]:
     """Return the names in the URLs paged so far, in order (`json://cg-a/` → `cg-a`)."""
     return [url.split("//")[1].strip("/") for url, _, _ in notifier.sent]
+
+
+class HasSessions(Protocol):
+    """An alert engine or a web context: anything that opens sessions on the hub's store."""
+
+    @property
+    def sessions(self) -> sessionmaker[Session]: ...
+
+
+def clock_of(engine: AlertEngine) -> FakeClock:
+    """Return the engine's fake clock, for a test to move."""
+    assert isinstance(engine.clock, FakeClock)
+    return engine.clock
+
+
+def state_of(holder: HasSessions, alert_id: int) -> str:
+    """Return an alert's state as stored now."""
+    with holder.sessions() as session:
+        alert = session.get(Alert, alert_id)
+        assert alert is not None
+        return alert.state
+
+
+def deliveries(holder: HasSessions) -> list[Delivery]:
+    """Return every delivery attempt so far, in order."""
+    with holder.sessions() as session:
+        return list(session.scalars(select(Delivery).order_by(Delivery.id)))

@@ -15,6 +15,7 @@ from hub.db import Alert, Silence
 from hub.registry import sync_registry
 from hub.web import WebContext, create_app
 from tests.hub.conftest import FakeClock, site_config
+from tests.hub.engine import state_of
 from tests.hub.webapp import hubless_context, raise_event
 
 ROLES = {"oncall": "cg-a", "backup": "cg-b", "supervisor": "cg-s", "family": "fam-home-1-1",
@@ -81,13 +82,6 @@ def fresh_fall(hub: WebContext, home: str) -> int:
     with hub.sessions() as session:
         alert = session.scalars(select(Alert).where(Alert.state == "open")).one()
         return alert.id
-
-
-def state_of(hub: WebContext, alert_id: int) -> str:
-    with hub.sessions() as session:
-        alert = session.get(Alert, alert_id)
-        assert alert is not None
-        return alert.state
 
 
 def token(link: str) -> str:

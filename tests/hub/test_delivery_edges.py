@@ -12,22 +12,12 @@ from sqlalchemy import select
 
 from hub import tokens
 from hub.alerts import MAX_PAGE_ATTEMPTS, AlertEngine
-from hub.db import Alert, AuditEntry, Delivery, Page
-from tests.hub.conftest import FakeClock, RecordingNotifier
-from tests.hub.engine import fire, make, run_until, who
+from hub.db import Alert, AuditEntry, Page
+from tests.hub.conftest import RecordingNotifier
+from tests.hub.engine import clock_of, deliveries, fire, make, run_until, who
 
 ONE_PERSON = [{"id": "cg-a", "name": "A", "site": "town",
                "notify": ["json://a-sms/", "json://a-mail/", "json://a-chat/"]}]
-
-
-def clock_of(engine: AlertEngine) -> FakeClock:
-    assert isinstance(engine.clock, FakeClock)
-    return engine.clock
-
-
-def deliveries(engine: AlertEngine) -> list[Delivery]:
-    with engine.sessions() as session:
-        return list(session.scalars(select(Delivery).order_by(Delivery.id)))
 
 
 def pages(engine: AlertEngine) -> list[Page]:

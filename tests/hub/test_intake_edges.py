@@ -10,20 +10,8 @@ from sqlalchemy import select
 
 from hub.alerts import AlertEngine
 from hub.db import Alert, AuditEntry, Page
-from tests.hub.conftest import FakeClock, RecordingNotifier
-from tests.hub.engine import fire, make, run_until, who
-
-
-def clock_of(engine: AlertEngine) -> FakeClock:
-    assert isinstance(engine.clock, FakeClock)
-    return engine.clock
-
-
-def state_of(engine: AlertEngine, alert_id: int) -> str:
-    with engine.sessions() as session:
-        alert = session.get(Alert, alert_id)
-        assert alert is not None
-        return alert.state
+from tests.hub.conftest import RecordingNotifier
+from tests.hub.engine import clock_of, fire, make, run_until, state_of, who
 
 
 def opened(engine: AlertEngine, home: str, kind: str, device: str = "mat") -> int:

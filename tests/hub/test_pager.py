@@ -10,14 +10,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
 
 from hub.alerts import AlertEngine
-from hub.db import Delivery
 from hub.pager import ApprisePager, redact
 from rig.sink import NotificationSink
 from tests.hub.conftest import site_config
-from tests.hub.engine import build, fire
+from tests.hub.engine import build, deliveries, fire
 
 SECRET = "s3cret-pw"
 
@@ -49,11 +47,6 @@ def engine_with(tmp_path: Path, notify: list[str], timeout_s: float = 20.0) -> A
     config = site_config(tmp_path, pager={"delivery_timeout_s": timeout_s}, caregivers=[
         {"id": "cg-a", "name": "A", "site": "town", "notify": notify}])
     return build(config, ApprisePager())
-
-
-def deliveries(engine: AlertEngine) -> list[Delivery]:
-    with engine.sessions() as session:
-        return list(session.scalars(select(Delivery).order_by(Delivery.id)))
 
 
 async def test_a_refusing_service_is_a_failed_delivery_with_the_secret_masked(

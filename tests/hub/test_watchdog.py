@@ -21,16 +21,11 @@ from hub.config import WatchdogSection
 from hub.db import Alert, Delivery
 from hub.pager import DeliveryResult
 from hub.watchdog import HubHealth, Watchdog, is_mass_outage
-from tests.hub.conftest import FakeClock, RecordingNotifier
-from tests.hub.engine import DESK, TECHS, fire, make, who
+from tests.hub.conftest import RecordingNotifier
+from tests.hub.engine import DESK, TECHS, clock_of, fire, make, who
 
 HEALTHY = HubHealth(broker_connected=True, influx_ok=True, messages_received=0,
                     homes_online=3)
-
-
-def clock_of(engine: AlertEngine) -> FakeClock:
-    assert isinstance(engine.clock, FakeClock)
-    return engine.clock
 
 
 def hub_alerts(engine: AlertEngine) -> list[Alert]:
