@@ -204,7 +204,7 @@ class Ingest:
 
     async def _receipt(self, client: aiomqtt.Client, topic: str, event: wire.Event) -> None:
         # The agent keeps an event until this arrives; a lost receipt only costs a re-send.
-        home = topic.split("/")[2]
+        home, _, _ = wire.parse_topic(topic)  # it decoded: the topic is a home's
         payload = wire.encode(wire.Receipt(ids=[event.id], t=time.time()))
         try:
             await client.publish(wire.receipts_topic(home), payload, qos=1, timeout=5)

@@ -135,8 +135,10 @@ class Hub:
                                 attempts: int) -> None:
         """Keep a message that could not be stored, and tell the desk (once per kind of fault)."""
         now = self.clock.now()
-        parts = topic.split("/")
-        home = parts[2][:64] if len(parts) > 2 and wire.ID_RE.match(parts[2]) else None
+        try:  # a dead letter decoded, so its topic names the home; kept safe if not
+            home: str | None = wire.parse_topic(topic)[0]
+        except wire.WireError:
+            home = None
         with self.sessions() as session:
             letter = DeadLetter(at=now, topic=wire.clean_text(topic, 512), payload=payload,
                                 error=wire.clean_text(error, 4000), attempts=attempts, home=home)
