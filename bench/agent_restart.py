@@ -33,6 +33,7 @@ from rich.table import Table
 from bedwatch import wire
 from edge.outbox import Outbox, Priority
 from firmware_sim.call_button import CallButtonSim
+from hub.enrolment import write_secret
 from rig.site import write_toml
 from rig.stack import Mosquitto
 
@@ -42,12 +43,15 @@ HOME = "bench-1"
 class Watcher:
     """Subscribe to the home's events; remember when each event id first arrived."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, broker: Mosquitto) -> None:
         self.arrived: dict[str, float] = {}
         self._cond = threading.Condition()
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bench-watch")
+        credentials = broker.hub_credentials("bench-watch")  # reads as a hub does
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
+                                  client_id=credentials.client_id)
+        self.client.username_pw_set(credentials.username, credentials.password)
         self.client.on_message = self._on_message
-        self.client.connect("127.0.0.1", port)
+        self.client.connect("127.0.0.1", broker.port)
         self.client.subscribe(wire.events_topic(HOME), qos=1)
         self.client.loop_start()
 
@@ -87,12 +91,16 @@ def _queue_call(outbox: Path) -> str:
     return event_id
 
 
-def _restart(command: list[str], folder: Path, port: int, sim: CallButtonSim,
+def _restart(command: list[str], folder: Path, broker: Mosquitto, sim: CallButtonSim,
              watcher: Watcher) -> tuple[float, float]:
     folder.mkdir(parents=True)
     outbox = folder / "outbox.sqlite"
+    home = broker.home_credentials(HOME)
+    write_secret(folder / "mqtt-password", home.password)
     config = write_toml(folder / "edge.toml", {
-        "home": HOME, "mqtt": {"host": "127.0.0.1", "port": port},
+        "home": HOME, "mqtt": {"host": "127.0.0.1", "port": broker.port,
+                               "username": home.username, "client_id": home.client_id,
+                               "password_file": "mqtt-password"},
         "outbox": {"path": str(outbox)},
         "devices": [{"type": "call_button", "id": "btn", "port": str(sim.path),
                      "buttons": [100]}]})
@@ -132,7 +140,7 @@ def main() -> None:
         root = Path(tmp)
         broker = Mosquitto(root / "mosquitto").start()
         sim = CallButtonSim(root / "devices", heartbeat_s=1.0, buttons=[100]).start()
-        watcher = Watcher(broker.port)
+        watcher = Watcher(broker)
         try:
             for name, code in (("baseline: python -c 'import edge'", "import edge"),
                                ("imports: python -c 'import edge.agent'", "import edge.agent")):
@@ -142,7 +150,7 @@ def main() -> None:
                 starts, stops = [], []
                 for run in range(args.runs):
                     started, stopped = _restart(command, root / f"{name[:8]}-{run}".replace(
-                        " ", "_"), broker.port, sim, watcher)
+                        " ", "_"), broker, sim, watcher)
                     starts.append(started)
                     stops.append(stopped)
                 figures[f"{name}: start → first publish"] = {

@@ -25,8 +25,9 @@ import paho.mqtt.client as mqtt
 from rich.console import Console
 from rich.table import Table
 
+from hub.broker import BrokerCredentials
 from rig.site import LocalSite
-from rig.stack import LocalStack
+from rig.stack import LocalStack, Mosquitto
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -36,23 +37,31 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[rank]
 
 
-def mqtt_round_trips(port: int, count: int) -> list[float]:
-    """Return QoS 1 publish→receive times in ms through the broker on `port`."""
+def _client(broker: Mosquitto, credentials: BrokerCredentials) -> mqtt.Client:
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=credentials.client_id)
+    client.username_pw_set(credentials.username, credentials.password)
+    client.connect("127.0.0.1", broker.port)
+    return client
+
+
+def mqtt_round_trips(broker: Mosquitto, count: int) -> list[float]:
+    """Return QoS 1 publish→receive times in ms from a home to a hub session on `broker`."""
+    from bedwatch import wire
+
+    topic = wire.events_topic("bench-rtt")
     arrived = threading.Event()
-    sub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+    sub = _client(broker, broker.hub_credentials("bench-rtt-hub"))
     sub.on_message = lambda *_: arrived.set()
-    sub.connect("127.0.0.1", port)
-    sub.subscribe("bench/rtt", qos=1)
+    sub.subscribe(topic, qos=1)
     sub.loop_start()
-    pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
-    pub.connect("127.0.0.1", port)
+    pub = _client(broker, broker.home_credentials("bench-rtt"))
     pub.loop_start()
     time.sleep(0.5)
     samples = []
     for _ in range(count):
         arrived.clear()
         start = time.perf_counter()
-        pub.publish("bench/rtt", b"x" * 200, qos=1)
+        pub.publish(topic, b"x" * 200, qos=1)
         if arrived.wait(5):
             samples.append((time.perf_counter() - start) * 1000)
         time.sleep(0.02)
@@ -62,17 +71,22 @@ def mqtt_round_trips(port: int, count: int) -> list[float]:
     return samples
 
 
-def flood_readings(port: int, home: str, count: int) -> None:
-    """Queue `count` single-reading messages for the hub (QoS 1) and return once sent."""
+def flood_readings(broker: Mosquitto, home: str, count: int) -> None:
+    """Queue `count` single-reading messages for the hub (QoS 1) and return once sent.
+
+    Sent by the rig's test publisher, so that the home's running agent keeps its session.
+    """
     from bedwatch import wire
 
     batch = wire.encode(wire.ReadingBatch(agent=home, seq=0, readings=[
         wire.Reading(device="bed", kind="vitals", t=time.time(),
                      fields={"heart_rate_bpm": 60.0})]))
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+    credentials = broker.rig_credentials()
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=credentials.client_id)
+    client.username_pw_set(credentials.username, credentials.password)
     client.max_inflight_messages_set(1000)
     client.max_queued_messages_set(0)
-    client.connect("127.0.0.1", port)
+    client.connect("127.0.0.1", broker.port)
     client.loop_start()
     infos = [client.publish(wire.readings_topic(home), batch, qos=1) for _ in range(count)]
     for info in infos:
@@ -96,7 +110,7 @@ def call_to_page(root: Path, stack: LocalStack, presses: int, backlog: int = 0) 
         site.wait_online()
         for i in range(presses):
             if backlog:
-                flood_readings(stack.mosquitto.port, home.id, backlog)
+                flood_readings(stack.mosquitto, home.id, backlog)
             before = len(sink.notifications)
             start = time.monotonic()
             sim.press()
@@ -122,7 +136,7 @@ def main() -> int:
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="bedwatch-bench-"))
     with LocalStack(root / "servers") as stack:
-        baseline = mqtt_round_trips(stack.mosquitto.port, args.presses)
+        baseline = mqtt_round_trips(stack.mosquitto, args.presses)
         samples = call_to_page(root / "idle", stack, args.presses)
         behind = (call_to_page(root / "backlog", stack, args.backlog_presses, args.backlog)
                   if args.backlog else [])

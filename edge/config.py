@@ -15,19 +15,35 @@ from edge.drivers.base import DeviceConfigBase
 
 
 class MqttConfig(BaseModel):
-    """How the agent reaches the hub's broker."""
+    """How the agent reaches the hub's broker: as the home's own user, with its bound client id.
+
+    `bedwatch hub enrol-home` writes this section and the password file beside it.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
-    host: str = Field("127.0.0.1", description="Broker host name or address.")
+    host: str = Field("127.0.0.1", description="Broker host name (the name in its certificate).")
     port: int = Field(1883, gt=0, lt=65536, description="Broker port (8883 with TLS).")
-    username: str | None = Field(None, description="Per-home user name (the home id).")
+    username: str | None = Field(None, description="Per-home user name (default: the home id).")
     password: str | None = Field(None, description="Per-home password.")
     password_file: Path | None = Field(None, description="File holding the password instead.")
-    tls: bool = Field(False, description="Connect with TLS.")
-    ca_file: Path | None = Field(None, description="CA certificate that signed the broker's.")
+    client_id: str | None = Field(
+        None, min_length=1, description="Client id the home's user is bound to on the broker "
+                                        "(default: the home id).")
+    tls: bool = Field(False, description="Connect with TLS; the broker's certificate and host "
+                                         "name are always verified.")
+    ca_file: Path | None = Field(
+        None, description="CA certificate that signed the broker's (unset: the system's CAs).")
     keepalive: int = Field(30, ge=5, le=600, description="MQTT keepalive in seconds.")
     max_inflight: int = Field(20, ge=1, le=1000, description="Unacknowledged messages in flight.")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> MqttConfig:
+        if self.password is not None and self.password_file is not None:
+            raise ValueError("password_file: give password or password_file, not both")
+        if self.ca_file is not None and not self.tls:
+            raise ValueError("ca_file: set tls = true to use it")
+        return self
 
 
 class OutboxConfig(BaseModel):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 import time
 from collections.abc import Callable
 
@@ -60,14 +61,15 @@ class Publisher:
 
     def _client(self) -> aiomqtt.Client:
         cfg = self.config
-        tls = aiomqtt.TLSParameters(ca_certs=str(cfg.ca_file) if cfg.ca_file else None) \
-            if cfg.tls else None
+        tls = ssl.create_default_context(cafile=str(cfg.ca_file) if cfg.ca_file else None) \
+            if cfg.tls else None  # the broker's certificate and host name are verified
         return aiomqtt.Client(
             cfg.host, cfg.port,
-            identifier=self.home,
-            username=cfg.username, password=cfg.password,
+            # The home's broker user is bound to this id: no other client can take it.
+            identifier=cfg.client_id or self.home,
+            username=cfg.username or self.home, password=cfg.password,
             keepalive=cfg.keepalive,
-            tls_params=tls,
+            tls_context=tls,
             # The broker announces a lost home by itself (retained, so the hub sees it on start).
             will=aiomqtt.Will(wire.status_topic(self.home), self._offline, qos=1, retain=True),
             max_inflight_messages=cfg.max_inflight,

@@ -3,16 +3,27 @@
 from __future__ import annotations
 
 import secrets
+import tomllib
 from datetime import datetime
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
-from bedwatch.configfile import ConfigError, load_toml_model, resolve
+from bedwatch.configfile import ConfigError, key_path, load_toml_model, resolve
 from bedwatch.wire import ID_PATTERN
 
-__all__ = ["ConfigError", "HubConfig", "ServiceSettings", "load_config"]
+M = TypeVar("M", bound=BaseModel)
+
+__all__ = ["REGISTRY_KEYS", "ConfigError", "HubConfig", "RegistryDocument", "ServiceSettings",
+           "load_config", "load_registry"]
 
 
 class _Model(BaseModel):
@@ -20,13 +31,65 @@ class _Model(BaseModel):
 
 
 class MqttSection(_Model):
-    host: str = Field("127.0.0.1", description="Broker host.")
-    port: int = Field(1883, gt=0, lt=65536, description="Broker port.")
-    client_id: str = Field("bedwatch-hub", description="Fixed id: the broker keeps its session.")
-    username: str | None = Field(None, description="Hub user name on the broker.")
-    password: str | None = Field(None, description="Hub password on the broker.")
-    tls: bool = Field(False, description="Connect with TLS.")
-    ca_file: Path | None = Field(None, description="CA certificate of the broker.")
+    """How the hub reaches the broker: one broker user per ingest lane, bound to its client id.
+
+    The control lane is user `username` (default: `client_id`) with client id `client_id`; the
+    readings lane is the same with `-readings` appended to both. `bedwatch hub broker-init`
+    creates both users with one password (see docs/protocol.md, "Broker identity and TLS").
+    """
+
+    host: str = Field("127.0.0.1", description="Broker host (the name its certificate carries).")
+    port: int = Field(1883, gt=0, lt=65536, description="Broker port (8883 with TLS).")
+    client_id: str = Field("bedwatch-hub", min_length=1,
+                           description="Fixed id: the broker keeps its session.")
+    username: str | None = Field(
+        None, min_length=1, description="Broker user of the control lane (default: client_id); "
+                                        "the readings lane's is this plus '-readings'.")
+    password: str | None = Field(None, description="The hub's password on the broker.")
+    password_file: Path | None = Field(
+        None, description="File holding the password instead (written by broker-init).")
+    tls: bool = Field(False, description="Connect with TLS; the broker's certificate and host "
+                                         "name are always verified.")
+    ca_file: Path | None = Field(
+        None, description="CA certificate that signed the broker's (the organisation's own CA); "
+                          "unset: the system's trusted CAs.")
+
+    @model_validator(mode="after")
+    def _one_password(self) -> MqttSection:
+        if self.password is not None and self.password_file is not None:
+            raise ValueError("password_file: give password or password_file, not both")
+        if self.ca_file is not None and not self.tls:
+            raise ValueError("ca_file: set tls = true to use it")
+        return self
+
+    def lane_user(self, suffix: str) -> str:
+        """Return the broker user of the lane whose client id ends in `suffix`."""
+        return (self.username or self.client_id) + suffix
+
+    def read_password(self) -> str | None:
+        """Return the password, read from password_file when given; raise ConfigError."""
+        if self.password_file is None:
+            return self.password
+        try:
+            return self.password_file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(f"mqtt.password_file: cannot read {self.password_file}: "
+                              f"{exc}") from exc
+
+
+class BrokerAdminSection(_Model):
+    """The broker's dynamic-security admin, for broker-init, enrol-home and revoke-home only.
+
+    The running hub never uses it. Host, port and TLS are the [mqtt] section's unless given.
+    """
+
+    username: str = Field("admin", min_length=1, description="The plugin's admin user.")
+    password_file: Path | None = Field(None, description="File holding the admin's password.")
+    client_id: str = Field("bedwatch-admin", min_length=1,
+                           description="Client id the admin user is bound to.")
+    host: str | None = Field(None, description="Broker host for administration.")
+    port: int | None = Field(None, gt=0, lt=65536, description="Broker port for administration.")
+    tls: bool | None = Field(None, description="TLS for administration (default: mqtt.tls).")
 
 
 class InfluxSection(_Model):
@@ -56,10 +119,39 @@ class ApiSection(_Model):
     secret: str | None = Field(None, min_length=16, description="Key that signs ack links.")
     secret_file: Path | None = Field(None, description="File holding the signing key.")
     ack_link_ttl_s: float = Field(24 * 3600, gt=0, description="How long an ack link works.")
+    tls_cert_file: Path | None = Field(
+        None, description="PEM certificate (chain) the API serves HTTPS with, issued by the "
+                          "organisation's CA; with tls_key_file. Unset: plain HTTP.")
+    tls_key_file: Path | None = Field(None, description="PEM private key of tls_cert_file.")
     token: str | None = Field(
-        None, min_length=16,
-        description="Bearer token that /api/ requests must carry (the desk, integrations). "
-                    "Caregivers' pages and links carry their own signed tokens.")
+        None, description="Gone: the REST API takes people's logins and API tokens "
+                          "(docs/access.md); setting it is an error that says so.")
+
+    @field_validator("token")
+    @classmethod
+    def _no_shared_token(cls, value: str | None) -> str | None:
+        if value is not None:
+            raise ValueError("the one shared API token is gone: remove it, issue a token per "
+                             "integration with `bedwatch hub issue-token --role integration "
+                             "--label ...`, and give people logins (docs/access.md)")
+        return value
+
+    @field_validator("tls_cert_file", "tls_key_file")
+    @classmethod
+    def _tls_file(cls, value: Path | None) -> Path | None:
+        # A relative path is relative to the config file: load_config resolves and checks it.
+        if value is not None and value.is_absolute() and not value.is_file():
+            raise ValueError(f"no such file: {value}")
+        return value
+
+    @model_validator(mode="after")
+    def _tls(self) -> ApiSection:
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError("set both tls_cert_file and tls_key_file, or neither")
+        if self.tls_cert_file is not None and not self.public_url.startswith("https://"):
+            raise ValueError("public_url must be https://... when the API serves HTTPS "
+                             "(tls_cert_file is set)")
+        return self
 
 
 Role = Literal["oncall", "backup", "supervisor", "family"]
@@ -89,14 +181,15 @@ class RuleOverride(_Model):
 
 class SiteSection(_Model):
     id: str = Field(pattern=ID_PATTERN, description="Site id.")
-    name: str = Field(description="Name of the care station.")
+    name: str = Field(min_length=1, max_length=200, description="Name of the care station.")
     kind: Literal["urban", "rural"] = Field("urban", description="Town or remote village.")
-    timezone: str = Field("Asia/Shanghai", description="Local time zone for messages.")
+    timezone: str = Field("Asia/Shanghai", max_length=64,
+                          description="Local time zone for messages.")
     ack_target_s: float | None = Field(None, gt=0, description="Acknowledgement target.")
     arrival_target_s: float | None = Field(
         None, gt=0, description="Arrival target (default 15 min urban, 30 min rural).")
     escalation: list[EscalationStep] = Field(
-        default_factory=_default_escalation, min_length=1,
+        default_factory=_default_escalation, min_length=1, max_length=16,
         description="Escalation chain: who is paged how long after an unacknowledged alert; "
                     "the first step pages at once.")
     reminder_every_s: float = Field(60.0, gt=0,
@@ -238,7 +331,7 @@ class ServiceSettings(_Model):
     """How the hub service itself behaves: all the alert engine and the watchdog read here.
 
     The registry (sites, homes, people, the rota) is not among them: the engine reads it from
-    the database rows, which `hub.registry.sync_registry` writes from the config file.
+    the database rows, which the registry service (`hub.registry`) writes.
     """
 
     organisation: OrganisationSection = Field(default_factory=OrganisationSection)
@@ -255,13 +348,23 @@ class ServiceSettings(_Model):
 
 
 class HubConfig(ServiceSettings):
-    """The hub's config file: connections, the service's settings and the registry."""
+    """The hub's config file: its connections and the service's own settings.
+
+    The registry (sites, homes, residents, people, the rota) lives in the database, written
+    through the registry API and CLI; `bedwatch hub import-registry` takes a file of
+    `RegistryDocument` tables once.
+    """
 
     mqtt: MqttSection = Field(default_factory=MqttSection)
+    broker_admin: BrokerAdminSection = Field(default_factory=BrokerAdminSection)
     influx: InfluxSection = Field(default_factory=InfluxSection)
     database: DatabaseSection = Field(default_factory=DatabaseSection)
     api: ApiSection = Field(default_factory=ApiSection)
-    # The registry: written into the database rows at start-up (hub.registry.sync_registry).
+
+
+class RegistryDocument(_Model):
+    """Registry tables in a TOML file, taken into the database by `import-registry`."""
+
     sites: list[SiteSection] = Field(default_factory=list)
     homes: list[HomeSection] = Field(default_factory=list)
     caregivers: list[CaregiverSection] = Field(default_factory=list)
@@ -276,7 +379,7 @@ class HubConfig(ServiceSettings):
         description="Who keeps the hub running: paged by the watchdog (the desk if empty).")
 
     @model_validator(mode="after")
-    def _references(self) -> HubConfig:
+    def _references(self) -> RegistryDocument:
         sites = {s.id for s in self.sites}
         for i, home in enumerate(self.homes):
             if home.site not in sites:
@@ -310,11 +413,66 @@ class HubConfig(ServiceSettings):
         return self
 
 
-def load_config(path: Path | str) -> HubConfig:
-    """Read and validate a hub config; raise ConfigError naming the file and key."""
+# The tables that moved from hub.toml into the database.
+REGISTRY_KEYS = tuple(RegistryDocument.model_fields)
+
+
+def _read_toml(path: Path) -> dict[str, object]:
+    # Unreadable or invalid files are reported by load_toml_model, with the same wording.
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return {}
+
+
+def load_registry(path: Path | str) -> RegistryDocument:
+    """Read and validate a registry file; raise ConfigError naming the file and key.
+
+    A hub.toml of an older version, holding both, can be given as it is: its service
+    settings are left out here (they stay in hub.toml).
+    """
     path = Path(path)
-    config = load_toml_model(path, HubConfig)
+    raw = _read_toml(path)
+    service = set(HubConfig.model_fields)
+    if raw and service & raw.keys():
+        return _validate(path, {k: v for k, v in raw.items() if k not in service},
+                         RegistryDocument)
+    return load_toml_model(path, RegistryDocument)
+
+
+def load_config(path: Path | str, *, registry_ok: bool = False) -> HubConfig:
+    """Read and validate a hub config; raise ConfigError naming the file and key.
+
+    Registry tables (`[[homes]]`, ...) left in it are an error naming the first of them,
+    unless `registry_ok` (the import command, which reads them from the same file).
+    """
+    path = Path(path)
+    raw = _read_toml(path)
+    moved = [key for key in REGISTRY_KEYS if key in raw]
+    if moved and not registry_ok:
+        raise ConfigError(
+            f"{path}: {moved[0]}: the registry is no longer read from the hub's config; "
+            f"import it into the database once with `bedwatch hub import-registry --config "
+            f"{path} {path}`, then remove the tables {', '.join(moved)} from this file")
+    if moved:
+        kept = {k: v for k, v in raw.items() if k not in REGISTRY_KEYS}
+        config = _validate(path, kept, HubConfig)
+    else:
+        config = load_toml_model(path, HubConfig)
     base = path.resolve().parent
+    # Files named in the config are relative to it, wherever the hub is started from.
+    if config.mqtt.password_file is not None:
+        config.mqtt.password_file = resolve(base, config.mqtt.password_file)
+    if config.mqtt.ca_file is not None:
+        config.mqtt.ca_file = resolve(base, config.mqtt.ca_file)
+    if config.broker_admin.password_file is not None:
+        config.broker_admin.password_file = resolve(base, config.broker_admin.password_file)
+    for key in ("tls_cert_file", "tls_key_file"):
+        named: Path | None = getattr(config.api, key)
+        if named is not None:
+            setattr(config.api, key, resolve(base, named))
+            if not getattr(config.api, key).is_file():
+                raise ConfigError(f"{path}: api.{key}: no such file: {getattr(config.api, key)}")
     prefix = "sqlite:///"
     url = config.database.url
     if url.startswith(prefix) and not url.startswith(prefix + "/") and url != "sqlite:///:memory:":
@@ -331,3 +489,11 @@ def load_config(path: Path | str) -> HubConfig:
         except OSError as exc:
             raise ConfigError(f"{path}: api.secret_file: cannot read {secret_path}: {exc}") from exc
     return config
+
+
+def _validate(path: Path, raw: dict[str, object], model: type[M]) -> M:
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError("\n".join(f"{path}: {key_path(e['loc'])}: {e['msg']}"
+                                     for e in exc.errors())) from exc

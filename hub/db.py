@@ -1,8 +1,10 @@
 """The hub's SQL state (SQLAlchemy 2): registry, events, alerts, pages, deliveries and audit.
 
-SQLite by default; the same models run on PostgreSQL. The registry rows (sites, homes,
-caregivers, the rota) are all the alert engine knows of sites, homes and people: the config
-file fills them at start-up, and anything that writes them later is seen at the next event.
+SQLite by default; the same models run on PostgreSQL. The registry rows (organisations, sites,
+homes, residents, devices, people, the rota) are all the alert engine knows of sites, homes and
+people: the registry service (`hub.registry`, its API and CLI) writes them, and the engine
+reads them at every event, so a change counts at once. The schema is made and changed by the
+Alembic migrations of `hub.migrations` only: `make_engine` upgrades a database to the head.
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ from sqlalchemy import (
     Text,
     create_engine,
     event,
-    inspect,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
@@ -32,9 +33,23 @@ class Base(DeclarativeBase):
         dict[str, Any]: JSON, list[str]: JSON, list[dict[str, Any]]: JSON}
 
 
+class Organisation(Base):
+    """A care organisation: the operator of sites (stations)."""
+
+    __tablename__ = "organisations"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai",
+                                          server_default="Asia/Shanghai")
+    language: Mapped[str] = mapped_column(String(16), default="zh-CN", server_default="zh-CN")
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
+
+
 class Site(Base):
     __tablename__ = "sites"
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    organisation_id: Mapped[str | None] = mapped_column(ForeignKey("organisations.id"),
+                                                        nullable=True)
     name: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(16))
     timezone: Mapped[str] = mapped_column(String(64))
@@ -54,11 +69,51 @@ class Home(Base):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     site_id: Mapped[str] = mapped_column(ForeignKey("sites.id"))
     address: Mapped[str] = mapped_column(String(400), default="")
+    # What pages show as "who": the active residents' names, kept by the registry service.
     resident_name: Mapped[str] = mapped_column(String(200))
     doctor_notify: Mapped[list[str]] = mapped_column(default=list)
     # The resident's own alert rule overrides by kind, over the site's.
     rules: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
     # A home that left the registry is still known (no `unknown_home`), without its rules.
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
+    # How a caregiver gets in: where the key is, the door code, the dog.
+    door_notes: Mapped[str] = mapped_column(Text, default="", server_default="")
+    key_notes: Mapped[str] = mapped_column(Text, default="", server_default="")
+    phone: Mapped[str] = mapped_column(String(40), default="", server_default="")
+    lat: Mapped[float | None] = mapped_column(Float, nullable=True)
+    lon: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class Resident(Base):
+    """An elder cared for in a home; personal data, kept in the SQL store only."""
+
+    __tablename__ = "residents"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # opaque: r-<8 hex>
+    home_id: Mapped[str] = mapped_column(ForeignKey("homes.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    sex: Mapped[str] = mapped_column(String(16), default="", server_default="")
+    birth_year: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    phone: Mapped[str] = mapped_column(String(40), default="", server_default="")
+    # Of "disabled", "dementia", "living_alone", "empty_nest", "low_income".
+    care_categories: Mapped[list[str]] = mapped_column(default=list, server_default="[]")
+    conditions: Mapped[str] = mapped_column(Text, default="", server_default="")
+    allergies: Mapped[str] = mapped_column(Text, default="", server_default="")
+    medical_notes: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # What the resident agreed to have monitored and shared: {"bed_sensor": true, ...}.
+    consent: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
+    consent_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
+
+
+class Device(Base):
+    """A device of a home, by the id it has on the wire (`bw/v1/<home>/devices/<id>`)."""
+
+    __tablename__ = "devices"
+    home_id: Mapped[str] = mapped_column(ForeignKey("homes.id"), primary_key=True)
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    type: Mapped[str] = mapped_column(String(32))
+    role: Mapped[str] = mapped_column(String(32), default="", server_default="")
+    label: Mapped[str] = mapped_column(String(200), default="", server_default="")
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
 
 
@@ -72,6 +127,7 @@ class Caregiver(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     # Family contacts and doctors belong to one home; staff to none.
     home_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    phone: Mapped[str] = mapped_column(String(40), default="", server_default="")
 
 
 class RotaShift(Base):
@@ -238,7 +294,12 @@ class AuditEntry(Base):
 
 
 def make_engine(url: str) -> Engine:
-    """Create the engine and the tables; SQLite gets WAL and a busy timeout."""
+    """Create the engine and upgrade its database to this version's schema.
+
+    A fresh database gets every migration; one made by the release before migrations is
+    stamped with the baseline first; one newer than this code is refused (MigrationError).
+    SQLite gets WAL, full sync and a busy timeout.
+    """
     engine = create_engine(url, future=True)
     if engine.dialect.name == "sqlite":
 
@@ -250,32 +311,14 @@ def make_engine(url: str) -> Engine:
             cursor.execute("PRAGMA busy_timeout=5000")
             cursor.close()
 
-    Base.metadata.create_all(engine)
-    _add_new_columns(engine)
+    from hub.migrations import upgrade
+
+    try:
+        upgrade(engine)
+    except BaseException:
+        engine.dispose()
+        raise
     return engine
-
-
-def _add_new_columns(engine: Engine) -> None:
-    """Add the columns this version defines to tables an older version created.
-
-    `create_all` makes missing tables only; a database from before a column was added gets it
-    here, with its server default. Nothing is ever dropped or changed.
-    """
-    tables = inspect(engine)
-    with engine.begin() as connection:
-        for table in Base.metadata.sorted_tables:
-            if not tables.has_table(table.name):
-                continue
-            present = {c["name"] for c in tables.get_columns(table.name)}
-            for column in table.columns:
-                if column.name in present:
-                    continue
-                kind = column.type.compile(engine.dialect)
-                default = column.server_default
-                clause = (f" NOT NULL DEFAULT '{default.arg}'"  # type: ignore[attr-defined]
-                          if default is not None else "")
-                connection.exec_driver_sql(
-                    f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}{clause}')
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Any]:

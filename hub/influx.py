@@ -162,3 +162,41 @@ class InfluxWriter:
             log.error("InfluxDB unreachable at shutdown; %d points not written: %s",
                       self.pending, exc)
         await self._client.aclose()
+
+
+def _tag_literal(value: str) -> str:
+    """Return `value` as an InfluxQL string literal."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+async def home_points(influx: InfluxWriter, home: str) -> dict[str, list[dict[str, Any]]]:
+    """Return every point InfluxDB holds of `home`, by measurement, as column → value
+    (times in epoch milliseconds)."""
+    series = await _query_held(influx, f'SELECT * FROM /.*/ WHERE "home" = {_tag_literal(home)}')
+    points: dict[str, list[dict[str, Any]]] = {}
+    for one in series:
+        columns = one["columns"]
+        points.setdefault(one["name"], []).extend(
+            {c: v for c, v in zip(columns, row, strict=True) if v is not None}
+            for row in one.get("values", []))
+    return points
+
+
+async def drop_home_series(influx: InfluxWriter, home: str) -> int:
+    """Drop every series of `home` from every measurement; return how many there were."""
+    where = f'WHERE "home" = {_tag_literal(home)}'
+    counted = await _query_held(influx, f"SHOW SERIES {where}")
+    total = sum(len(one.get("values", [])) for one in counted)
+    if total:
+        await influx.query(f"DROP SERIES {where}")
+    return total
+
+
+async def _query_held(influx: InfluxWriter, influxql: str) -> list[dict[str, Any]]:
+    # A database that was never written to holds nothing: not an error here.
+    try:
+        return await influx.query(influxql)
+    except InfluxError as exc:
+        if str(exc).startswith("database not found"):
+            return []
+        raise

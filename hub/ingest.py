@@ -19,15 +19,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import aiomqtt
 
 from bedwatch import wire
 from bedwatch.connection import Backoff, Link, Recovery
+from hub.broker import READINGS_SUFFIX
 from hub.config import MqttSection
 
 log = logging.getLogger(__name__)
@@ -51,8 +54,15 @@ class Lane:
 _READINGS = f"{wire.TOPIC_ROOT}/+/readings"
 CONTROL = Lane("control", "", tuple(t for t in wire.HUB_SUBSCRIPTIONS if t != _READINGS),
                unsubscribe=(_READINGS,))
-READINGS = Lane("readings", "-readings", (_READINGS,))
+READINGS = Lane("readings", READINGS_SUFFIX, (_READINGS,))
 LANES = (CONTROL, READINGS)
+
+
+def tls_context(tls: bool, ca_file: Path | None) -> ssl.SSLContext | None:
+    """Return the TLS context for the broker (CA and host name verified), or None."""
+    if not tls:
+        return None
+    return ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
 
 
 class Ingest:
@@ -62,6 +72,8 @@ class Ingest:
                  dead_letter: DeadLetterSink | None = None, max_attempts: int = 3,
                  retry_base_s: float = 0.2) -> None:
         self.config = config
+        # Read once at start: a missing password file stops the hub with the key named.
+        self._password = config.read_password()
         self.handler = handler
         self.dead_letter = dead_letter
         self.max_attempts = max_attempts
@@ -82,12 +94,12 @@ class Ingest:
 
     def _client(self, lane: Lane) -> aiomqtt.Client:
         cfg = self.config
-        tls = aiomqtt.TLSParameters(ca_certs=str(cfg.ca_file) if cfg.ca_file else None) \
-            if cfg.tls else None
+        # Each lane is its own broker user, bound to its client id (hub/broker.py).
         client = aiomqtt.Client(
             cfg.host, cfg.port, identifier=cfg.client_id + lane.client_suffix,
-            clean_session=False, username=cfg.username, password=cfg.password,
-            tls_params=tls, keepalive=30, protocol=aiomqtt.ProtocolVersion.V311,
+            clean_session=False, username=cfg.lane_user(lane.client_suffix),
+            password=self._password, tls_context=tls_context(cfg.tls, cfg.ca_file),
+            keepalive=30, protocol=aiomqtt.ProtocolVersion.V311,
             max_queued_incoming_messages=0)
         # Set before connecting: queued messages arrive right after CONNACK.
         client._client.manual_ack_set(True)

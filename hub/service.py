@@ -20,8 +20,8 @@ from hub.config import ConfigError, HubConfig, load_config
 from hub.db import AgentState, DeadLetter, EventRecord, make_engine, make_sessionmaker
 from hub.influx import InfluxWriter, event_point, reading_point
 from hub.ingest import Ingest
+from hub.migrations import MigrationError
 from hub.pager import ApprisePager, Notifier
-from hub.registry import sync_registry
 from hub.watchdog import Watchdog, read_health
 from hub.web import WebContext, create_app
 from hub.web.deps import ChangeFeed, HubStatus
@@ -45,8 +45,7 @@ class Hub:
         self.clock = clock or SystemClock()
         self.engine = make_engine(config.database.url)
         self.sessions = make_sessionmaker(self.engine)
-        with self.sessions() as session:
-            sync_registry(session, config)
+        with self.sessions() as session:  # the registry is in the database, not the config
             self._received_order = session.scalar(
                 select(func.coalesce(func.max(EventRecord.received_order), 0))) or 0
         self.writer = InfluxWriter(config.influx)
@@ -221,7 +220,10 @@ class Hub:
         if serve_api:
             server = _ApiServer(uvicorn.Config(
                 create_app(web_context(self)), host=self.config.api.host,
-                port=self.config.api.port, log_level="warning", lifespan="off"))
+                port=self.config.api.port, log_level="warning", lifespan="off",
+                # HTTPS with the organisation's certificate when configured (docs/security.md).
+                ssl_certfile=self.config.api.tls_cert_file,
+                ssl_keyfile=self.config.api.tls_key_file))
             tasks.append(asyncio.create_task(server.serve(), name="api"))
         log.info("hub running: MQTT %s:%d, InfluxDB %s, API %s", self.config.mqtt.host,
                  self.config.mqtt.port, self.config.influx.url, self.config.api.public_url)
@@ -247,8 +249,7 @@ def web_context(hub: Hub) -> WebContext:
     assert hub.config.api.secret is not None
     return WebContext(sessions=hub.sessions, clock=hub.clock, engine=hub.alerts,
                       secret=hub.config.api.secret, status=status,
-                      changes=ChangeFeed(notify=hub.notify_change, wait=hub.wait_change),
-                      api_token=hub.config.api.token)
+                      changes=ChangeFeed(notify=hub.notify_change, wait=hub.wait_change))
 
 
 async def run_hub(config: HubConfig, *, stop: asyncio.Event | None = None) -> Hub:
@@ -262,6 +263,7 @@ def main(config_path: Path) -> int:
     """Run the hub from a config file until SIGINT or SIGTERM; return the exit code."""
     try:
         config = load_config(config_path)
+        config.mqtt.read_password()  # a missing password file is named before anything starts
     except ConfigError as exc:
         log.error("%s", exc)
         return 2
@@ -269,5 +271,10 @@ def main(config_path: Path) -> int:
     async def _main() -> None:
         await run_hub(config, stop=stop_on_signals())
 
-    asyncio.run(_main())
+    try:
+        asyncio.run(_main())
+    except MigrationError as exc:
+        # A database that this version cannot migrate (newer, or damaged): say so and stop.
+        log.error("%s", exc)
+        return 2
     return 0

@@ -1,4 +1,7 @@
-"""Signed, expiring acknowledge links: a caregiver acts on an alert without logging in."""
+"""Signed, expiring links: a caregiver acts on an alert, or opens their page, without a password.
+
+A link opened on a phone can turn into a device login (hub.accounts) that outlives it.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +14,14 @@ from dataclasses import dataclass
 
 class TokenError(ValueError):
     """A link that is forged, damaged or expired."""
+
+
+class LinkExpired(TokenError):
+    """A genuine link past its time: it still says whose it was and which alert it named."""
+
+    def __init__(self, grant: AckGrant) -> None:
+        super().__init__("the link has expired")
+        self.grant = grant
 
 
 @dataclass(frozen=True)
@@ -37,7 +48,18 @@ def sign(secret: str, grant: AckGrant) -> str:
 
 
 def verify(secret: str, token: str, now: float) -> AckGrant:
-    """Return the grant of a genuine, unexpired token; raise TokenError otherwise."""
+    """Return the grant of a genuine, unexpired token; raise TokenError otherwise.
+
+    An expired genuine token raises LinkExpired, which carries its grant.
+    """
+    grant = read(secret, token)
+    if now > grant.expires:
+        raise LinkExpired(grant)
+    return grant
+
+
+def read(secret: str, token: str) -> AckGrant:
+    """Return the grant of a genuine token, expired or not; raise TokenError otherwise."""
     try:
         body_text, mac_text = token.split(".", 1)
         body, mac = _unb64(body_text), _unb64(mac_text)
@@ -51,6 +73,4 @@ def verify(secret: str, token: str, now: float) -> AckGrant:
         grant = AckGrant(int(alert_id), str(caregiver_id), float(expires))
     except (ValueError, TypeError) as exc:
         raise TokenError("malformed link") from exc
-    if now > grant.expires:
-        raise TokenError("the link has expired")
     return grant

@@ -98,7 +98,8 @@ def run_demo(*, homes: int = 3, press_every: float = 15.0, duration: float | Non
     console.rule("[bold]bedwatch demo")
     console.print(f"working folder: {root}")
     with LocalSite(root, sites=SITES, caregivers=CAREGIVERS, on_notification=on_page) as site:
-        console.print(f"{_stamp()} Mosquitto on 127.0.0.1:{site.mosquitto.port}, "
+        console.print(f"{_stamp()} Mosquitto on 127.0.0.1:{site.mosquitto.port} (no anonymous "
+                      f"clients: the hub and each home have their own broker user), "
                       f"InfluxDB at {site.influxdb.url}")
         for i in range(homes):
             resident, address, site_id = RESIDENTS[i % len(RESIDENTS)]
@@ -108,6 +109,9 @@ def run_demo(*, homes: int = 3, press_every: float = 15.0, duration: float | Non
         api = site.api
         console.print(f"{_stamp()} hub up: {api}/api/alerts  (log: {hub.log_path})")
         console.print(f"{_stamp()} caregivers' pages: the 'Your alerts' link in each page")
+        username, password = site.admin_credentials()
+        console.print(f"{_stamp()} API login (made for this demo with `bedwatch hub "
+                      f"create-admin`): {username} / {password}  at {api}/docs")
         agents = []
         for spec in site.homes:
             agents.append(site.start_agent(spec))

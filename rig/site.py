@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,6 +29,9 @@ import tomli_w
 from firmware_sim.bed_sensor import bed_sim
 from firmware_sim.call_button import CallButtonSim
 from firmware_sim.sampled_board import BoardSim
+from hub.broker import BrokerCredentials
+from hub.config import REGISTRY_KEYS
+from hub.enrolment import write_secret
 from rig.sink import Notification, NotificationSink
 from rig.stack import InfluxDB, LocalStack, Mosquitto, _die_with_parent, free_port
 
@@ -52,6 +56,10 @@ class CaregiverSpec:
     role: str = "oncall"
 
 
+HUB_CLIENT_ID = "bedwatch-hub"
+HUB_PASSWORD_FILE = "mqtt-password"  # in the hub's folder
+EDGE_PASSWORD_FILE = "mqtt-password"  # beside each home's edge.toml
+
 DEFAULT_SITES: list[dict[str, Any]] = [{"id": "town", "name": "Town station", "kind": "urban"}]
 DEFAULT_CAREGIVERS = [CaregiverSpec("cg-zhang", "Zhang Min", "town", [])]
 
@@ -60,9 +68,12 @@ def hub_config(*, workdir: Path, mqtt_port: int, influx_url: str, api_port: int,
                homes: list[HomeSpec], caregivers: list[CaregiverSpec],
                sites: list[dict[str, Any]], secret: str,
                database: str = "bedwatch") -> dict[str, Any]:
-    """Return a hub config document for a local site."""
+    """Return a hub config document for a local site: the service's settings, and the
+    registry tables (`REGISTRY_KEYS`) that `LocalSite.start_hub` imports into its database."""
     return {
-        "mqtt": {"host": "127.0.0.1", "port": mqtt_port},
+        # The hub's broker users and password (LocalSite.start writes the file).
+        "mqtt": {"host": "127.0.0.1", "port": mqtt_port, "client_id": HUB_CLIENT_ID,
+                 "password_file": str(workdir / HUB_PASSWORD_FILE)},
         "influx": {"url": influx_url, "database": database, "flush_interval_s": 0.5},
         "database": {"url": f"sqlite:///{workdir / 'hub.sqlite'}"},
         "api": {"host": "127.0.0.1", "port": api_port,
@@ -75,11 +86,20 @@ def hub_config(*, workdir: Path, mqtt_port: int, influx_url: str, api_port: int,
     }
 
 
-def edge_config(*, home: HomeSpec, mqtt_port: int, workdir: Path) -> dict[str, Any]:
-    """Return an edge agent config document for one simulated home."""
+def edge_config(*, home: HomeSpec, mqtt_port: int, workdir: Path,
+                credentials: BrokerCredentials | None = None) -> dict[str, Any]:
+    """Return an edge agent config document for one simulated home.
+
+    With `credentials`, the agent connects as the home's broker user, its password read from
+    `mqtt-password` beside the config (as `bedwatch hub enrol-home` writes it).
+    """
+    mqtt: dict[str, Any] = {"host": "127.0.0.1", "port": mqtt_port}
+    if credentials is not None:
+        mqtt.update(username=credentials.username, client_id=credentials.client_id,
+                    password_file=EDGE_PASSWORD_FILE)
     return {
         "home": home.id,
-        "mqtt": {"host": "127.0.0.1", "port": mqtt_port},
+        "mqtt": mqtt,
         "outbox": {"path": str(workdir / f"{home.id}-outbox.sqlite")},
         "devices": home.devices,
     }
@@ -122,6 +142,10 @@ class LocalSite:
         self.api = f"http://127.0.0.1:{free_port()}"
         self.secret = os.urandom(16).hex()
         self.hub: Program | None = None
+        # API logins made by `login()`: (user name, password) and (token, renew at), by person.
+        self._users: dict[str, tuple[str, str]] = {}
+        self._tokens: dict[str, tuple[str, float]] = {}
+        self.hub_credentials: BrokerCredentials | None = None  # set by start()
         self.agents: dict[str, Program] = {}
         self.buttons: dict[str, CallButtonSim] = {}
         self.boards: dict[str, BoardSim] = {}
@@ -134,6 +158,9 @@ class LocalSite:
             self._sink_started = True
         if self._stack is not None:
             self._stack.start()
+        # The hub's broker identity, as `bedwatch hub broker-init` makes it.
+        self.hub_credentials = self.mosquitto.hub_credentials(HUB_CLIENT_ID)
+        write_secret(self.root / "hub" / HUB_PASSWORD_FILE, self.hub_credentials.password)
         return self
 
     def stop(self) -> None:
@@ -202,16 +229,28 @@ class LocalSite:
                                       role=c.role) for c in caregivers or self.caregivers],
             sites=[{**s, **(site or {})} for s in self.sites])
         doc.update(extra)
+        # The service's settings in hub.toml; the registry goes into the hub's database.
+        registry = {key: doc.pop(key) for key in REGISTRY_KEYS if key in doc}
         path = write_toml(self.root / "hub" / "hub.toml", doc)
+        registry_path = write_toml(self.root / "hub" / "registry.toml", registry)
+        importer = Program("hub-import", ["hub", "import-registry", "--config", str(path),
+                                          str(registry_path)], self.root / "hub" / "hub.log")
+        process = importer.start().process
+        assert process is not None
+        if process.wait(60) != 0:
+            raise RuntimeError(f"the registry import failed:\n{importer.log_tail()}")
         self.hub = Program("hub", ["hub", "run", "--config", str(path)],
                            self.root / "hub" / "hub.log").start()
         wait_http(f"{self.api}/healthz", program=self.hub)
         return self.hub
 
     def start_agent(self, home: HomeSpec) -> Program:
-        """Write the home's edge config and start its agent."""
+        """Enrol the home on the broker (once), write its edge config and start its agent."""
+        credentials = self.mosquitto.home_credentials(home.id)
+        write_secret(self.root / home.id / EDGE_PASSWORD_FILE, credentials.password)
         path = write_toml(self.root / home.id / "edge.toml", edge_config(
-            home=home, mqtt_port=self.mosquitto.port, workdir=self.root / home.id))
+            home=home, mqtt_port=self.mosquitto.port, workdir=self.root / home.id,
+            credentials=credentials))
         agent = Program(home.id, ["edge", "run", "--config", str(path)],
                         self.root / home.id / "edge.log").start()
         self.agents[home.id] = agent
@@ -231,16 +270,76 @@ class LocalSite:
             time.sleep(0.1)
 
     def get(self, path: str) -> Any:
-        """Return the hub API's JSON answer for `path`."""
-        return get_json(f"{self.api}{path}")
+        """Return the hub API's JSON answer for `path`, asked as the site's administrator."""
+        return self._api("GET", path, token=self.login())
 
-    def post(self, path: str, body: dict[str, Any]) -> None:
-        """POST `body` as JSON to the hub API."""
-        request = urllib.request.Request(f"{self.api}{path}", data=json.dumps(body).encode(),
-                                         method="POST",
-                                         headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=5):
-            pass
+    def post(self, path: str, body: dict[str, Any], person: str | None = None) -> Any:
+        """POST `body` as JSON to the hub API and return the answer.
+
+        An alert action is taken as the caregiver who acts: `person`, or the body's
+        `caregiver`; anything else as the site's administrator.
+        """
+        who = person or body.get("caregiver")
+        return self._api("POST", path, body, token=self.login(who))
+
+    def login(self, person: str | None = None) -> str:
+        """Return a bearer token of the site's administrator, or of caregiver `person`.
+
+        There is no default user: the first call makes one with the hub's CLI, as an
+        administrator would (`create-admin`, `add-user`), logs in with the one-time password
+        and sets a password of its own. Tokens are renewed before they expire.
+        """
+        key = person or ""
+        if key not in self._users:
+            self._users[key] = self._new_user(person)
+        username, password = self._users[key]
+        token, until = self._tokens.get(key, ("", 0.0))
+        if time.monotonic() < until:
+            return token
+        answer = self._api("POST", "/api/auth/token",
+                           form={"username": username, "password": password})
+        token = str(answer["access_token"])
+        self._tokens[key] = (token, time.monotonic() + float(answer["expires_in"]) - 60)
+        return token
+
+    def admin_credentials(self) -> tuple[str, str]:
+        """Return the user name and password of the site's administrator (made on first use)."""
+        self.login()
+        return self._users[""]
+
+    def _new_user(self, person: str | None) -> tuple[str, str]:
+        config = str(self.root / "hub" / "hub.toml")  # what start_hub wrote
+        command = (["hub", "create-admin", "--config", config, "--username", "rig-admin"]
+                   if person is None else
+                   ["hub", "add-user", person, "--config", config, "--role", "caregiver",
+                    "--person", person])
+        made = subprocess.run([sys.executable, "-m", "bedwatch", *command], check=True,
+                              capture_output=True, text=True, timeout=60)
+        username = "rig-admin" if person is None else person
+        one_time = made.stdout.split("one-time password: ", 1)[1].split()[0]
+        first = self._api("POST", "/api/auth/token",
+                          form={"username": username, "password": one_time})
+        password = os.urandom(16).hex()
+        self._api("POST", "/api/auth/password", {"current_password": one_time,
+                                                 "new_password": password},
+                  token=first["access_token"])
+        return username, password
+
+    def _api(self, method: str, path: str, body: dict[str, Any] | None = None, *,
+             form: dict[str, str] | None = None, token: str | None = None) -> Any:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        data = None
+        if form is not None:
+            data = urllib.parse.urlencode(form).encode()
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        elif body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        request = urllib.request.Request(f"{self.api}{path}", data=data, method=method,
+                                         headers=headers)
+        with urllib.request.urlopen(request, timeout=5) as response:
+            answer = response.read()
+        return json.loads(answer) if answer else None
 
 
 class Program:

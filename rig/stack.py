@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import glob
 import os
 import shutil
 import signal
@@ -21,6 +22,9 @@ import urllib.request
 from pathlib import Path
 from types import TracebackType
 from typing import Self
+
+from rig.identities import BrokerIdentities, init_security
+from rig.pki import Issued, TestCA
 
 _PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
@@ -155,24 +159,65 @@ class _Server:
         self.stop()
 
 
-class Mosquitto(_Server):
-    """A Mosquitto broker on a loopback port with persistence in `workdir`."""
+def find_dynsec_plugin() -> str:
+    """Return the path of Mosquitto's dynamic-security plugin or raise StackError."""
+    patterns = ("/usr/lib/*/mosquitto_dynamic_security.so",
+                "/usr/lib/mosquitto*/mosquitto_dynamic_security.so",
+                "/usr/lib/mosquitto_dynamic_security.so",
+                "/usr/local/lib/mosquitto_dynamic_security.so",
+                "/usr/local/lib/*/mosquitto_dynamic_security.so")
+    for pattern in patterns:
+        for found in sorted(glob.glob(pattern)):
+            return found
+    raise StackError("mosquitto_dynamic_security.so not found; it ships with the Debian "
+                     "package: apt-get install mosquitto")
+
+
+class Mosquitto(BrokerIdentities, _Server):
+    """A Mosquitto broker on a loopback port with persistence in `workdir`.
+
+    Like a deployment, it admits no anonymous client: users, their bound client ids and their
+    ACLs live in the dynamic-security plugin (`dynamic-security.json` in `workdir`, kept across
+    restarts), administered by an admin user whose random password is in `admin-password`.
+    With `tls=True` it also listens with TLS on `tls_port`, its certificate signed by a
+    throwaway CA (`ca_file`).
+    """
 
     name = "mosquitto"
 
     def __init__(self, workdir: Path, port: int | None = None, *,
-                 autosave_changes: int = 100) -> None:
+                 autosave_changes: int = 100, tls: bool = False) -> None:
         super().__init__(workdir)
         self.port = port or free_port()
         self.autosave_changes = autosave_changes
         self.binary = find_binary("mosquitto")
+        self.plugin = find_dynsec_plugin()
         self.config_path = self.workdir / "mosquitto.conf"
+        self.dynsec_path = self.workdir / "dynamic-security.json"
+        self.admin_password_file = self.workdir / "admin-password"
         (self.workdir / "data").mkdir(exist_ok=True)
+        self.tls_port: int | None = free_port() if tls else None
+        self.ca: TestCA | None = None
+        self.server_cert: Issued | None = None
+        if tls:
+            self.ca = TestCA(self.workdir / "pki")
+            self.server_cert = self.ca.issue_server([self.host, "localhost"])
+
+    @property
+    def ca_file(self) -> Path | None:
+        """The CA certificate that signed the broker's (None without TLS)."""
+        return self.ca.cert_file if self.ca else None
+
+    def _security_lines(self) -> list[str]:
+        init_security(find_binary("mosquitto_ctrl", "/usr/bin"), self.dynsec_path,
+                      self.admin_password_file, self.admin_username, self.admin_client_id)
+        return ["allow_anonymous false", f"plugin {self.plugin}",
+                f"plugin_opt_config_file {self.dynsec_path}"]
 
     def _command(self) -> list[str]:
         lines = [
             f"listener {self.port} {self.host}",
-            "allow_anonymous true",
+            *self._security_lines(),
             "persistence true",
             f"persistence_location {self.workdir / 'data'}/",
             # Save after every `autosave_changes` changes of the store rather than on a timer
@@ -188,6 +233,11 @@ class Mosquitto(_Server):
             "log_type warning",
             "log_type notice",
         ]
+        if self.tls_port is not None and self.server_cert is not None and self.ca is not None:
+            lines += [f"listener {self.tls_port} {self.host}",
+                      f"certfile {self.server_cert.cert_file}",
+                      f"keyfile {self.server_cert.key_file}",
+                      f"cafile {self.ca.cert_file}"]
         if os.geteuid() == 0:
             # As root Mosquitto would switch to user 'mosquitto', who cannot write our temp dir.
             lines.append("user root")
@@ -195,7 +245,19 @@ class Mosquitto(_Server):
         return [self.binary, "-c", str(self.config_path)]
 
     def _ready(self) -> bool:
-        return _port_open(self.host, self.port)
+        return _port_open(self.host, self.port) and (
+            self.tls_port is None or _port_open(self.host, self.tls_port))
+
+
+class HomeMosquitto(Mosquitto):
+    """The broker inside one home that zigbee2mqtt publishes to, not the hub's broker.
+
+    zigbee2mqtt and the agent's zigbee driver share it on the Pi's loopback interface, where
+    it runs as zigbee2mqtt's own set-up has it: anonymous, reachable from that machine only.
+    """
+
+    def _security_lines(self) -> list[str]:
+        return ["allow_anonymous true"]
 
 
 class InfluxDB(_Server):

@@ -5,15 +5,18 @@ Loaded as a pytest plugin by `tests/conftest.py`, so `live_hub` is a fixture eve
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import aiomqtt
 import pytest
 
+from bedwatch import wire
+from hub.broker import BrokerCredentials
 from rig.sink import NotificationSink
 from rig.stack import InfluxDB, Mosquitto
 
@@ -32,9 +35,11 @@ async def live_hub(tmp_path: Path, mosquitto: Mosquitto, influxdb: InfluxDB
 
     sink = NotificationSink().start()
     database = f"t_{uuid.uuid4().hex[:8]}"
+    hub_id = f"hub-{uuid.uuid4().hex[:6]}"
+    credentials = mosquitto.hub_credentials(hub_id)
     config = site_config(
         tmp_path,
-        mqtt={"port": mosquitto.port, "client_id": f"hub-{uuid.uuid4().hex[:6]}"},
+        mqtt={"port": mosquitto.port, "client_id": hub_id, "password": credentials.password},
         influx={"url": influxdb.url, "database": database, "flush_interval_s": 0.1},
         flap_hold_s=0, tick_s=0.1,
         caregivers=[{"id": "cg-a", "name": "A", "site": "town", "notify": [sink.url("cg-a")]}],
@@ -55,13 +60,50 @@ async def live_hub(tmp_path: Path, mosquitto: Mosquitto, influxdb: InfluxDB
         sink.stop()
 
 
-async def publish(port: int, *messages: tuple[str, bytes]) -> None:
-    async with aiomqtt.Client("127.0.0.1", port) as client:
+# Channels a home publishes on; anything else needs the rig's test-only publisher.
+_HOME_CHANNELS = {wire.Channel.READINGS, wire.Channel.EVENTS, wire.Channel.STATUS,
+                  wire.Channel.DEVICE_STATUS, wire.Channel.CMD_ACK}
+
+
+def sender_for(broker: Mosquitto, topic: str) -> BrokerCredentials:
+    """Return who publishes on `topic` in a test: the home named in it, enrolled on first use,
+    or, for a topic no home may publish on (hostile-input tests), the rig's test publisher."""
+    try:
+        home, channel, _ = wire.parse_topic(topic)
+    except wire.WireError:
+        return broker.rig_credentials()
+    if channel not in _HOME_CHANNELS:
+        return broker.rig_credentials()
+    return broker.home_credentials(home)
+
+
+def connect(broker: Mosquitto, credentials: BrokerCredentials, **options: Any) -> aiomqtt.Client:
+    """Return an aiomqtt client that connects as `credentials` (its bound client id)."""
+    return aiomqtt.Client("127.0.0.1", broker.port, identifier=credentials.client_id,
+                          username=credentials.username, password=credentials.password,
+                          **options)
+
+
+# Brokers of the running tests by port, so that callers may name a broker by its port.
+BROKERS: dict[int, Mosquitto] = {}
+
+
+async def publish(broker: Mosquitto | int, *messages: tuple[str, bytes]) -> None:
+    """Publish at QoS 1, in order, each message as the home named in its topic would."""
+    if isinstance(broker, int):
+        broker = BROKERS[broker]
+    clients: dict[str, aiomqtt.Client] = {}
+    async with contextlib.AsyncExitStack() as stack:
         for topic, payload in messages:
-            await client.publish(topic, payload, qos=1)
+            sender = sender_for(broker, topic)
+            if sender.username not in clients:
+                clients[sender.username] = await stack.enter_async_context(
+                    connect(broker, sender))
+            # Awaited one by one (PUBACK before the next): the broker keeps this order.
+            await clients[sender.username].publish(topic, payload, qos=1)
 
 
-async def until(predicate, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+async def until(predicate: Callable[..., object], timeout: float = 10.0) -> None:
     async with asyncio.timeout(timeout):
         while not predicate():
             await asyncio.sleep(0.02)

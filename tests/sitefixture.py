@@ -16,7 +16,28 @@ import pytest
 from rig.site import LocalSite as Site
 from rig.stack import InfluxDB, Mosquitto
 
-__all__ = ["Site", "site", "wait_for"]
+__all__ = ["Site", "publish_as_home", "site", "wait_for"]
+
+
+def publish_as_home(site: Site, home: str, topic: str, payload: bytes) -> None:
+    """Publish one message at QoS 1 as `home` does: its own broker user and bound client id
+    (enrolled on first use). A running agent of that home is taken over by this session."""
+    import paho.mqtt.client as mqtt
+
+    credentials = site.mosquitto.home_credentials(home)
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=credentials.client_id)
+    client.username_pw_set(credentials.username, credentials.password)
+    answers: list[Any] = []
+    client.on_connect = lambda _c, _u, _f, reason, _p: answers.append(reason)
+    client.connect("127.0.0.1", site.mosquitto.port)
+    client.loop_start()
+    try:
+        assert wait_for(lambda: answers, timeout=5), "the broker did not answer CONNECT"
+        assert not answers[0].is_failure, f"the broker refused {home}: {answers[0]}"
+        client.publish(topic, payload, qos=1).wait_for_publish(5)
+    finally:
+        client.loop_stop()
+        client.disconnect()
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 15.0) -> Any:

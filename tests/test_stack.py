@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import socket
+import stat
+import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -11,22 +13,30 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import pytest
 
-from rig.stack import InfluxDB, Mosquitto, StackError, find_binary
+from hub.broker import BrokerCredentials
+from rig.stack import HomeMosquitto, InfluxDB, Mosquitto, StackError, find_binary
 
 
-def _roundtrip(port: int, topic: str, payload: bytes) -> bytes:
+def _client(credentials: BrokerCredentials | None) -> mqtt.Client:
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
+                         client_id=credentials.client_id if credentials else "anonymous")
+    if credentials is not None:
+        client.username_pw_set(credentials.username, credentials.password)
+    return client
+
+
+def _roundtrip(broker: Mosquitto, topic: str, payload: bytes) -> bytes:
+    """Publish as the home in `topic`, receive as the hub; return what came back."""
     got: list[bytes] = []
-    sub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
-    sub.on_message = lambda _c, _u, msg: got.append(msg.payload)
-    sub.connect("127.0.0.1", port)
+    sub = _client(broker.hub_credentials())
+    sub.on_message = lambda _c, _u, msg: got.append(bytes(msg.payload))
+    sub.connect("127.0.0.1", broker.port)
     sub.subscribe(topic, qos=1)
     sub.loop_start()
     try:
-        pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
-        pub.connect("127.0.0.1", port)
+        pub = _client(broker.home_credentials(topic.split("/")[2]))
+        pub.connect("127.0.0.1", broker.port)
         pub.loop_start()
-        import time
-
         deadline = time.monotonic() + 5
         while not got and time.monotonic() < deadline:
             pub.publish(topic, payload, qos=1).wait_for_publish(2)
@@ -40,12 +50,43 @@ def _roundtrip(port: int, topic: str, payload: bytes) -> bytes:
     return got[0]
 
 
+def _connack(broker: Mosquitto, credentials: BrokerCredentials | None) -> str:
+    codes: list[str] = []
+    client = _client(credentials)
+    client.on_connect = lambda _c, _u, _f, reason, _p: codes.append(str(reason))
+    client.connect("127.0.0.1", broker.port)
+    client.loop_start()
+    deadline = time.monotonic() + 5
+    while not codes and time.monotonic() < deadline:
+        time.sleep(0.02)
+    client.loop_stop()
+    client.disconnect()
+    return codes[0] if codes else "no answer"
+
+
 def test_mosquitto_delivers_and_restarts_on_same_port(mosquitto: Mosquitto) -> None:
-    assert _roundtrip(mosquitto.port, "t/1", b"hello") == b"hello"
+    assert _roundtrip(mosquitto, "bw/v1/h1/events", b"hello") == b"hello"
     port = mosquitto.port
     mosquitto.restart()
     assert mosquitto.port == port
-    assert _roundtrip(mosquitto.port, "t/2", b"again") == b"again"
+    # The identities live in the plugin's file in the workdir: they survive the restart.
+    assert _roundtrip(mosquitto, "bw/v1/h1/events", b"again") == b"again"
+
+
+def test_mosquitto_admits_no_anonymous_client_and_keeps_its_admin_secret(
+        mosquitto: Mosquitto) -> None:
+    assert _connack(mosquitto, None) == "Not authorized"
+    assert _connack(mosquitto, mosquitto.admin) == "Success"
+    for secret in (mosquitto.admin_password_file, mosquitto.dynsec_path):
+        assert stat.S_IMODE(secret.stat().st_mode) == 0o600
+    conf = mosquitto.config_path.read_text()
+    assert "allow_anonymous false" in conf and f"plugin {mosquitto.plugin}" in conf
+
+
+def test_the_homes_zigbee_broker_is_anonymous_on_loopback(
+        home_mosquitto: HomeMosquitto) -> None:
+    assert _connack(home_mosquitto, None) == "Success"
+    assert f"listener {home_mosquitto.port} 127.0.0.1" in home_mosquitto.config_path.read_text()
 
 
 def test_mosquitto_stop_frees_the_port(tmp_path: Path) -> None:

@@ -6,21 +6,30 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import APIRouter, FastAPI
 
-from hub.web.deps import WebContext, require_api_token
+from hub.accounts import Throttle
+from hub.web.auth import make_resolver
+from hub.web.deps import LinkProblem, WebContext
+from hub.web.limits import install_limits
 from hub.web.responses import CleanJSONResponse
 from hub.web.routes import (
     ack,
     alerts,
     audit,
+    auth,
     caregiver,
     dead_letters,
     events,
     health,
     homes,
+    links,
+    registry,
+    registry_homes,
+    registry_rights,
     silences,
     stats,
+    users,
 )
 
 __all__ = ["WebContext", "create_app"]
@@ -30,10 +39,21 @@ def create_app(context: WebContext) -> FastAPI:
     """Return the hub's web app, serving what `context` gives it."""
     app = FastAPI(title="bedwatch hub", version="0.1.0", default_response_class=CleanJSONResponse)
     app.state.context = context
-    api = APIRouter(prefix="/api", dependencies=[Depends(require_api_token)])
-    for module in (alerts, events, homes, silences, audit, stats, dead_letters):
+    install_limits(app)  # bounded requests; an internal failure is a bare, counted 500
+    # Logins: every /api route declares its roles (hub.web.auth.require); pages use links.
+    app.state.resolve_principal = make_resolver(context.sessions, context.clock)
+    app.state.login_throttle = Throttle(auth.LOGIN_FAILURES, auth.LOGIN_WINDOW_S)
+    app.state.login_counters = {"ok": 0, "failed": 0, "limited": 0}
+    for name, throttle in links.throttles().items():
+        setattr(app.state, name, throttle)
+    app.add_exception_handler(LinkProblem, links.show_problem)
+    api = APIRouter(prefix="/api")
+    for module in (auth, users, alerts, events, homes, silences, audit, stats, dead_letters,
+                   registry, registry_homes, registry_rights):
         api.include_router(module.router)
     app.include_router(api)
-    for module in (health, ack, caregiver):
+    for module in (health, ack, links):
         app.include_router(module.router)
+    app.include_router(caregiver.phone)  # before the links: /c/login is not a link
+    app.include_router(caregiver.link)
     return app

@@ -2,8 +2,8 @@
 
 One table from action name to lifecycle step and the permission it needs (the roles behind
 the permissions are `hub.registry`'s), one request model per body, and the one way each
-action is carried out. The two ways in differ only in how they name who acts: the API's
-body names the person; the page's signed link is the person.
+action is carried out. The two ways in differ only in how they find who acts: the API's
+login acts as its registry person; the page's signed link or phone login is the person.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 from hub.alerts import AlertEngine, TransitionError
 from hub.db import Alert, Caregiver, Home
 from hub.registry import can_see, may, site_of
-from hub.web.deps import MAX_ID, ChangeFeed
+from hub.web.auth import Principal
+from hub.web.deps import MAX_ROW_ID, ChangeFeed
 
 AlertAction = Literal["ack", "on_site", "resolve"]
 Resolution = Literal["real", "false_alarm", "test", "resolved_remotely"]
@@ -50,9 +51,11 @@ class ActionRequest(BaseModel):
 
 
 class NamedActionRequest(ActionRequest):
-    """A person acting on an alert through the REST API, by name."""
+    """A person acting on an alert through the REST API: the login's person acts."""
 
-    caregiver: str = Field(min_length=1, max_length=64, description="Who acts.")
+    caregiver: str | None = Field(
+        None, min_length=1, max_length=64,
+        description="Who acts: when given, it must be the login's own person.")
 
 
 class SilenceRequest(BaseModel):
@@ -65,21 +68,37 @@ class SilenceRequest(BaseModel):
 
 
 class NamedSilenceRequest(SilenceRequest):
-    """A person holding a home's pages through the REST API, by name."""
+    """A person holding a home's pages through the REST API: the login's person acts."""
 
-    caregiver: str = Field(min_length=1, max_length=64, description="Who silences.")
+    caregiver: str | None = Field(
+        None, min_length=1, max_length=64,
+        description="Who silences: when given, it must be the login's own person.")
 
 
 def alert_or_404(session: Session, alert_id: int, detail: str = "") -> Alert:
     """Return an alert; 404 (with `detail`, or "no alert #id") when there is none."""
-    alert = session.get(Alert, alert_id) if 1 <= alert_id <= MAX_ID else None
+    alert = session.get(Alert, alert_id) if 1 <= alert_id <= MAX_ROW_ID else None
     if alert is None:
         raise HTTPException(404, detail or f"no alert #{alert_id}")
     return alert
 
 
-def named_person(session: Session, person_id: str, action: str, home: str) -> Caregiver:
-    """Return the active person named in an API request who may do `action`; else 403."""
+def acting_person(session: Session, principal: Principal, action: str, home: str,
+                  named: str | None) -> Caregiver:
+    """Return the login's person when they may do `action` on a home's alerts; else 403.
+
+    Nobody acts as someone else: a `named` person other than the login's own is refused.
+    """
+    if principal.person_id is None:
+        raise HTTPException(403, "this login is not linked to a person of the registry; "
+                                 "only a person acts on alerts")
+    if named is not None and named != principal.person_id:
+        raise HTTPException(403, f"you act as yourself ({principal.person_id}), not as {named}")
+    return person_may(session, principal.person_id, action, home)
+
+
+def person_may(session: Session, person_id: str, action: str, home: str) -> Caregiver:
+    """Return the active person `person_id` when they may do `action` here; else 403."""
     person = session.get(Caregiver, person_id)
     if person is None or not person.active:
         raise HTTPException(403, f"{person_id} is not a registered, active person")

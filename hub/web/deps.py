@@ -8,21 +8,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Path, Request
+from fastapi import Depends, Path, Request
 from sqlalchemy.orm import Session, sessionmaker
 
-from hub import tokens
+from hub import accounts, tokens
 from hub.alerts import AlertEngine, Clock
 from hub.db import Caregiver
 
 # The largest row id SQL stores hold (signed 64 bit): a larger one is a 422, never a 500.
 MAX_ID = 2**63 - 1
 RowId = Annotated[int, Path(ge=1, le=MAX_ID, description="Row id.")]
+# The largest id a row has: ids are PostgreSQL `integer` (32 bit) columns, and looking up a
+# larger one there is an error, so an id above it names nothing (404) without a query.
+MAX_ROW_ID = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -71,7 +73,6 @@ class WebContext:
     secret: str  # signs the links in every page (the same one the engine signs with)
     status: Callable[[], HubStatus]
     changes: ChangeFeed = field(default_factory=standalone_feed)
-    api_token: str | None = None  # the bearer token the REST API asks for; None: open
 
 
 async def get_context(request: Request) -> WebContext:
@@ -112,31 +113,68 @@ ChangesDep = Annotated[ChangeFeed, Depends(get_changes)]
 StatusDep = Annotated[HubStatus, Depends(get_status)]
 
 
-async def get_caregiver(token: str, context: ContextDep, clock: ClockDep,
-                        session: SessionDep) -> Caregiver:
-    """Return the active person whose page link `token` is (from the path); else 403."""
+class LinkProblem(Exception):
+    """A link or a phone's login that cannot be served: shown as a page, never as JSON."""
+
+    def __init__(self, reason: str, status_code: int = 403, *, token: str | None = None,
+                 alert_id: int = 0, person_id: str | None = None,
+                 renew: bool = True) -> None:
+        super().__init__(reason)
+        self.reason = reason  # a key of hub.web.texts
+        self.status_code = status_code
+        self.token = token  # the link, for the fresh-link button
+        self.alert_id = alert_id  # the alert a genuine (expired) link names; 0: none
+        self.person_id = person_id  # whose that link was: they may still see its state
+        self.renew = renew
+
+
+def link_grant(secret: str, token: str, now: float) -> tokens.AckGrant:
+    """Return the grant of a live link; raise LinkProblem saying what is wrong with it."""
     try:
-        grant = tokens.verify(context.secret, token, clock.now())
+        return tokens.verify(secret, token, now)
+    except tokens.LinkExpired as exc:
+        raise LinkProblem("expired", 410, token=token, alert_id=exc.grant.alert_id,
+                          person_id=exc.grant.caregiver_id) from exc
     except tokens.TokenError as exc:
-        raise HTTPException(403, str(exc)) from exc
-    if grant.alert_id != 0:
-        raise HTTPException(403, "this link acknowledges one alert; it is not a page link")
-    person = session.get(Caregiver, grant.caregiver_id)
+        raise LinkProblem("invalid", 403, token=token) from exc
+
+
+def active_person(session: Session, person_id: str, token: str | None) -> Caregiver:
+    """Return an active registry person, detached from the session; else LinkProblem."""
+    person = session.get(Caregiver, person_id)
     if person is None or not person.active:
-        raise HTTPException(403, "this caregiver is no longer registered")
+        raise LinkProblem("person_gone", 403, token=token, renew=False)
     # The person as the link found them, whatever the request's session does later.
     session.expunge(person)
     return person
 
 
+async def get_caregiver(token: str, context: ContextDep, clock: ClockDep,
+                        session: SessionDep) -> Caregiver:
+    """Return the active person whose page link `token` is (from the path)."""
+    grant = link_grant(context.secret, token, clock.now())
+    if grant.alert_id != 0:
+        raise LinkProblem("not_page_link", 403, token=token)
+    return active_person(session, grant.caregiver_id, token)
+
+
 CurrentCaregiver = Annotated[Caregiver, Depends(get_caregiver)]
 
+# The cookie of a caregiver's phone: a device login (hub.accounts), HttpOnly.
+DEVICE_COOKIE = "bw_device"
 
-async def require_api_token(request: Request, context: ContextDep) -> None:
-    """Refuse a REST API request without the configured bearer token (401)."""
-    if context.api_token is None:
-        return
-    given = request.headers.get("authorization", "").encode()
-    if not hmac.compare_digest(given, f"Bearer {context.api_token}".encode()):
-        raise HTTPException(401, "missing or wrong bearer token")
 
+async def get_device_caregiver(request: Request, clock: ClockDep,
+                               session: SessionDep) -> Caregiver:
+    """Return the active person of this phone's device login (its cookie)."""
+    text = request.cookies.get(DEVICE_COOKIE)
+    if not text:
+        raise LinkProblem("no_login", 401, renew=False)
+    person = accounts.device_person(session, accounts.find_token(session, text), clock.now())
+    if person is None:
+        raise LinkProblem("device_ended", 401)
+    session.commit()  # its last use
+    return active_person(session, person.id, None)
+
+
+DeviceCaregiver = Annotated[Caregiver, Depends(get_device_caregiver)]

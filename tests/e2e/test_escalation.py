@@ -8,9 +8,10 @@ import urllib.request
 import uuid
 
 from bedwatch import wire
+from rig.sink import Notification
 from rig.site import CaregiverSpec
 from tests.browser.test_caregiver_page import publish_event
-from tests.sitefixture import Site
+from tests.sitefixture import Site, publish_as_home
 
 BACKUP_AFTER_S = 3.0
 SUPERVISOR_AFTER_S = 6.0
@@ -31,19 +32,12 @@ def start(site: Site) -> None:
         tick_s=0.1)
 
 
-def pages_to(site: Site, who: str) -> list:  # type: ignore[type-arg]
+def pages_to(site: Site, who: str) -> list[Notification]:
     return [n for n in site.sink.notifications if n.path == f"/{who}"]
 
 
 def publish_raw(site: Site, home: str, event: wire.Event) -> None:
-    import paho.mqtt.client as mqtt
-
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
-    client.connect("127.0.0.1", site.mosquitto.port)
-    client.loop_start()
-    client.publish(wire.events_topic(home), wire.encode(event), qos=1).wait_for_publish(5)
-    client.loop_stop()
-    client.disconnect()
+    publish_as_home(site, home, wire.events_topic(home), wire.encode(event))
 
 
 def test_no_ack_escalates_to_backup_then_ack_stops_every_level(site: Site) -> None:

@@ -12,13 +12,31 @@ from typing import Any, Self
 import aiomqtt
 
 from bedwatch import wire
+from edge.config import MqttConfig
+from rig.stack import Mosquitto
+
+
+def home_mqtt(broker: Mosquitto, home: str, **options: Any) -> MqttConfig:
+    """Return the agent's MQTT config for `home` on `broker`, enrolling the home on first use."""
+    creds = broker.home_credentials(home)
+    return MqttConfig(port=broker.port, username=creds.username, password=creds.password,
+                      client_id=creds.client_id, **options)
+
+
+def home_mqtt_doc(broker: Mosquitto, home: str) -> dict[str, Any]:
+    """Return the [mqtt] table of an edge config file for `home` on `broker`."""
+    creds = broker.home_credentials(home)
+    return {"host": "127.0.0.1", "port": broker.port, "username": creds.username,
+            "password": creds.password, "client_id": creds.client_id}
 
 
 class MiniHub:
     """Subscribe to one home's topics; publish a Receipt for each event copy while `answer`."""
 
-    def __init__(self, port: int, home: str, *, answer: bool = True) -> None:
-        self.port = port
+    def __init__(self, broker: Mosquitto, home: str, *, answer: bool = True) -> None:
+        self.broker = broker
+        # A hub identity of its own: the hub's role, bound to this client id.
+        self.credentials = broker.hub_credentials(f"minihub-{home}")
         self.home = home
         self.answer = answer
         self.copies: list[dict[str, Any]] = []  # every event copy, in arrival order
@@ -40,8 +58,9 @@ class MiniHub:
             await self._task
 
     async def _run(self) -> None:
-        async with aiomqtt.Client("127.0.0.1", self.port, identifier=f"minihub-{self.home}"
-                                  ) as client:
+        creds = self.credentials
+        async with aiomqtt.Client("127.0.0.1", self.broker.port, identifier=creds.client_id,
+                                  username=creds.username, password=creds.password) as client:
             self._client = client
             await client.subscribe(wire.events_topic(self.home), qos=1)
             await client.subscribe(wire.status_topic(self.home), qos=1)
@@ -64,7 +83,7 @@ class MiniHub:
                            wire.encode(wire.Receipt(ids=ids, t=time.time())))
 
     async def publish(self, topic: str, payload: bytes) -> None:
-        """Publish anything, e.g. garbage on the receipts topic."""
+        """Publish anything the hub may, e.g. garbage on the receipts topic."""
         assert self._client is not None
         await self._client.publish(topic, payload, qos=1)
 

@@ -23,7 +23,7 @@ from edge.agent import Agent, main
 from edge.config import AgentConfig
 from firmware_sim.call_button import CallButtonSim
 from rig.stack import Mosquitto
-from tests.edge.minihub import MiniHub, until
+from tests.edge.minihub import MiniHub, home_mqtt_doc, until
 
 HOME = "home-1"
 
@@ -65,7 +65,7 @@ async def test_presses_on_a_full_disk_are_published_and_written_back_later(
     sim = CallButtonSim(tmp_path / "devices", heartbeat_s=0.5, buttons=[100]).start()
     with _tmpfs(tmp_path / "state", "1m") as state:
         config = AgentConfig.model_validate({
-            "home": HOME, "mqtt": {"port": mosquitto.port},
+            "home": HOME, "mqtt": home_mqtt_doc(mosquitto, HOME),
             "outbox": {"path": str(state / "outbox.sqlite"), "receipt_timeout_s": 3600},
             "status_interval_s": 3600, "restart_min_s": 0.05,
             "devices": [{"type": "call_button", "id": "btn", "port": str(sim.path),
@@ -73,7 +73,7 @@ async def test_presses_on_a_full_disk_are_published_and_written_back_later(
         agent = Agent(config)
         stop = asyncio.Event()
         try:
-            async with MiniHub(mosquitto.port, HOME, answer=False) as hub:
+            async with MiniHub(mosquitto, HOME, answer=False) as hub:
                 run = asyncio.create_task(agent.run(stop))
                 assert await until(lambda: agent.publisher.connected and
                                    agent.counters["readings"] > 0)

@@ -7,11 +7,10 @@ import sqlite3
 from pathlib import Path
 
 from bedwatch import wire
-from edge.config import MqttConfig
 from edge.outbox import Outbox, Priority
 from edge.publisher import Publisher
 from rig.stack import Mosquitto
-from tests.edge.minihub import MiniHub, until
+from tests.edge.minihub import MiniHub, home_mqtt, until
 
 HOME = "home-1"
 
@@ -39,7 +38,7 @@ async def test_events_wait_for_a_receipt_and_are_sent_again_without_one(
         tmp_path: Path, mosquitto: Mosquitto) -> None:
     box = Outbox(tmp_path / "o.sqlite")
     clock = Clock()
-    publisher = Publisher(HOME, MqttConfig(port=mosquitto.port), box,
+    publisher = Publisher(HOME, home_mqtt(mosquitto, HOME), box,
                           online_status=lambda: wire.encode(wire.AgentStatus(agent=HOME,
                                                                              state="online")),
                           receipt_timeout_s=10.0, clock=clock)
@@ -49,7 +48,7 @@ async def test_events_wait_for_a_receipt_and_are_sent_again_without_one(
             event_id="call-0001")
     box.put(wire.readings_topic(HOME), b"{}", Priority.READINGS)
     stop = asyncio.Event()
-    async with MiniHub(mosquitto.port, HOME, answer=False) as hub:
+    async with MiniHub(mosquitto, HOME, answer=False) as hub:
         task = asyncio.create_task(publisher.run(stop))
         # (a) PUBACKed, yet both events stay; the reading went on its PUBACK.
         assert await until(lambda: len(hub.copies) == 2 and box.awaiting_receipt() == 2)
@@ -86,7 +85,7 @@ async def test_events_wait_for_a_receipt_and_are_sent_again_without_one(
 async def test_garbage_and_foreign_receipts_are_counted_and_delete_nothing(
         tmp_path: Path, mosquitto: Mosquitto) -> None:
     box = Outbox(tmp_path / "o.sqlite")
-    publisher = Publisher(HOME, MqttConfig(port=mosquitto.port), box,
+    publisher = Publisher(HOME, home_mqtt(mosquitto, HOME), box,
                           online_status=lambda: wire.encode(wire.AgentStatus(agent=HOME,
                                                                              state="online")),
                           receipt_timeout_s=3600.0)
@@ -96,7 +95,7 @@ async def test_garbage_and_foreign_receipts_are_counted_and_delete_nothing(
     box.put(wire.events_topic("home-2"), _event("call-0002"), Priority.EVENT,
             event_id="call-0002")
     stop = asyncio.Event()
-    async with MiniHub(mosquitto.port, HOME, answer=False) as hub:
+    async with MiniHub(mosquitto, HOME, answer=False) as hub:
         task = asyncio.create_task(publisher.run(stop))
         assert await until(lambda: box.awaiting_receipt() == 2)
         topic = wire.receipts_topic(HOME)

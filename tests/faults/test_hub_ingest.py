@@ -9,7 +9,6 @@ import json
 import time
 import uuid
 
-import aiomqtt
 from sqlalchemy import select
 
 from bedwatch import wire
@@ -17,7 +16,7 @@ from hub.db import Alert, DeadLetter, EventRecord
 from hub.service import Hub
 from rig.sink import NotificationSink
 from rig.stack import Mosquitto
-from tests.livehub import T, event_payload, publish, until
+from tests.livehub import T, connect, event_payload, publish, until
 
 HOME = "home-1"
 
@@ -46,7 +45,7 @@ async def test_each_poison_message_is_rejected_and_the_next_call_is_paged(
     paged = 0
     for i, (what, channel, payload) in enumerate(POISON):
         call_id = f"call-after-poison-{i:02d}"
-        await publish(mosquitto.port, (f"bw/v1/{HOME}/{channel}", payload),
+        await publish(mosquitto, (f"bw/v1/{HOME}/{channel}", payload),
                       (wire.events_topic(HOME), event_payload(id=call_id)))
         await until(lambda i=i: hub.ingest.counters["received"] >= 2 * (i + 1))
         with hub.sessions() as session:
@@ -78,7 +77,7 @@ async def test_a_message_the_handler_cannot_store_goes_to_the_dead_letter_store(
     hub.ingest.handler = flaky
     hub.ingest.retry_base_s = 0.01
     poison = event_payload("fall", device="poison", id="poison-0000-0001")
-    await publish(mosquitto.port, (wire.events_topic(HOME), poison),
+    await publish(mosquitto, (wire.events_topic(HOME), poison),
                   (wire.events_topic(HOME), event_payload(id="call-after-dead-letter")))
     await until(lambda: hub.ingest.counters["dead_letters"] == 1)
     await until(lambda: hub.ingest.counters["accepted"] >= 1)
@@ -102,8 +101,8 @@ async def test_a_call_behind_a_backlog_of_readings_is_paged_before_the_backlog_d
     backlog = 10_000
     batch = wire.encode(wire.ReadingBatch(agent=HOME, seq=0, readings=[
         wire.Reading(device="bed", kind="vitals", t=T, fields={"heart_rate_bpm": 60})]))
-    async with aiomqtt.Client("127.0.0.1", mosquitto.port,
-                              max_inflight_messages=1000) as client:
+    async with connect(mosquitto, mosquitto.home_credentials(HOME),
+                       max_inflight_messages=1000) as client:
         for start in range(0, backlog, 1000):
             await asyncio.gather(*(client.publish(wire.readings_topic(HOME), batch, qos=1)
                                    for _ in range(start, start + 1000)))
@@ -124,7 +123,7 @@ async def test_the_same_event_id_from_two_homes_is_two_events(
     """Proves: dedup is by (home, event id), so one home's id cannot hide another's call."""
     hub, _ = live_hub
     same = "same-id-0000-0001"
-    await publish(mosquitto.port, (wire.events_topic(HOME), event_payload(id=same)),
+    await publish(mosquitto, (wire.events_topic(HOME), event_payload(id=same)),
                   (wire.events_topic("home-2"), event_payload(id=same)),
                   (wire.events_topic(HOME), event_payload(id=same)))
     await until(lambda: hub.ingest.counters["accepted"] >= 3)
@@ -143,7 +142,7 @@ async def test_every_stored_event_and_every_copy_gets_a_receipt(
     hub, _ = live_hub
     receipts: list[wire.Receipt] = []
     event_id = uuid.uuid4().hex
-    async with aiomqtt.Client("127.0.0.1", mosquitto.port) as agent:
+    async with connect(mosquitto, mosquitto.home_credentials(HOME)) as agent:
         await agent.subscribe(wire.receipts_topic(HOME), qos=1)
         for _ in range(2):
             await agent.publish(wire.events_topic(HOME), event_payload(id=event_id), qos=1)
@@ -168,7 +167,7 @@ async def test_a_call_stamped_in_1970_is_paged_by_the_hubs_clock(
     """Proves: a wrong edge clock flags the event but never drops or delays its page."""
     hub, sink = live_hub
     before = time.time()
-    await publish(mosquitto.port, (wire.events_topic(HOME),
+    await publish(mosquitto, (wire.events_topic(HOME),
                                    event_payload(id="call-from-1970", t=12.0)))
     assert await sink.wait_for_async(lambda n: HOME in n.text)
     with hub.sessions() as session:
@@ -185,7 +184,7 @@ async def test_a_call_from_a_home_nobody_registered_pages_the_desk(
         live_hub: tuple[Hub, NotificationSink], mosquitto: Mosquitto) -> None:
     """Proves: a call from an unknown home reaches the desk, with its id, and flags the registry."""
     hub, sink = live_hub
-    await publish(mosquitto.port, (wire.events_topic("home-404"),
+    await publish(mosquitto, (wire.events_topic("home-404"),
                                    event_payload(id="call-from-nowhere")))
     pages = await sink.wait_for_async(lambda n: "home-404" in n.text, count=2)
     with hub.sessions() as session:

@@ -1,4 +1,5 @@
-"""Hub test helpers: a config for one town site and a notifier that records pages."""
+"""Hub test helpers: a config for one town site (its registry in the config's database) and
+a notifier that records pages."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from hub.config import HubConfig
+from hub.config import REGISTRY_KEYS, HubConfig, RegistryDocument
+from hub.db import make_engine, make_sessionmaker
 from hub.pager import DeliveryResult
+from hub.registry import import_registry
 
 
 class FakeClock:
@@ -39,6 +42,11 @@ class RecordingNotifier:
 
 
 def site_config(tmp_path: Path, **sections: object) -> HubConfig:
+    """Return the service config of one town site, its registry imported into its database.
+
+    `sections` replace sections of either: the registry's (`sites`, `homes`, `caregivers`,
+    `shifts`, `overrides`, `desk`, `technicians`) or the service's.
+    """
     raw: dict[str, object] = {
         "database": {"url": f"sqlite:///{tmp_path / 'hub.sqlite'}"},
         "api": {"secret": "x" * 32, "public_url": "http://hub.test"},
@@ -51,7 +59,20 @@ def site_config(tmp_path: Path, **sections: object) -> HubConfig:
         ],
     }
     raw.update(sections)
-    return HubConfig.model_validate(raw)
+    config = HubConfig.model_validate({k: v for k, v in raw.items() if k not in REGISTRY_KEYS})
+    import_into(config.database.url, RegistryDocument.model_validate(
+        {k: v for k, v in raw.items() if k in REGISTRY_KEYS}))
+    return config
+
+
+def import_into(url: str, document: RegistryDocument) -> None:
+    """Import registry tables into the database at `url`, as `bedwatch hub import-registry`."""
+    engine = make_engine(url)
+    try:
+        with make_sessionmaker(engine)() as session:
+            import_registry(session, document)
+    finally:
+        engine.dispose()
 
 
 @pytest.fixture

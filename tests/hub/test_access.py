@@ -1,5 +1,6 @@
 """Who may act on an alert: every role × every action, on the caregiver's page, the
-acknowledge link and the REST API; removed people are refused everywhere."""
+acknowledge link and the REST API (as the login's own person); removed people are refused
+everywhere."""
 
 from __future__ import annotations
 
@@ -11,11 +12,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
 from hub.config import HubConfig
-from hub.db import Alert, Silence
-from hub.registry import sync_registry
+from hub.db import Alert, Caregiver, Silence
+from hub.registry import deactivate_person
 from hub.web import WebContext, create_app
 from tests.hub.conftest import FakeClock, site_config
 from tests.hub.engine import state_of
+from tests.hub.logins import login
 from tests.hub.webapp import hubless_context, raise_event
 
 ROLES = {"oncall": "cg-a", "backup": "cg-b", "supervisor": "cg-s", "family": "fam-home-1-1",
@@ -36,16 +38,15 @@ SEES = {"home-1": set(ROLES) - {"removed"},
 ACTIONS = ("view", "ack", "on_site", "resolve", "silence")
 
 
-def _config(tmp_path: Path, *, with_gone: bool) -> HubConfig:
+def _config(tmp_path: Path) -> HubConfig:
     staff = [
         {"id": "cg-a", "name": "A", "site": "town", "notify": ["json://a/"]},
         {"id": "cg-b", "name": "B", "site": "town", "role": "backup", "notify": ["json://b/"]},
         {"id": "cg-s", "name": "S", "site": "town", "role": "supervisor",
          "notify": ["json://s/"]},
         {"id": "cg-v", "name": "V", "site": "village", "notify": ["json://v/"]},
+        {"id": "cg-gone", "name": "Left", "site": "town", "notify": ["json://g/"]},
     ]
-    if with_gone:
-        staff.append({"id": "cg-gone", "name": "Left", "site": "town", "notify": ["json://g/"]})
     return site_config(
         tmp_path,
         sites=[{"id": "town", "name": "Town"}, {"id": "village", "name": "Village",
@@ -63,9 +64,10 @@ def world(tmp_path_factory: pytest.TempPathFactory
           ) -> Iterator[tuple[WebContext, TestClient]]:
     """The hub's web side on one registry (no ingest: events go straight to the engine)."""
     tmp_path = tmp_path_factory.mktemp("access")
-    hub = hubless_context(_config(tmp_path, with_gone=True), FakeClock(wire_now()))
+    hub = hubless_context(_config(tmp_path), FakeClock(wire_now()))
     with hub.sessions() as session:  # cg-gone leaves the organisation
-        sync_registry(session, _config(tmp_path, with_gone=False))
+        deactivate_person(session, "cg-gone")
+        session.commit()
     yield hub, TestClient(create_app(hub))
 
 
@@ -127,29 +129,52 @@ def test_who_may_do_what_on_the_caregivers_page(world: tuple[WebContext, TestCli
         assert alert_id not in shown or set(shown[alert_id]) <= ALLOWED[role]
 
 
-# The REST API is the desk's own view (bearer token); people act through it by name.
+# Through the REST API a login acts as its own registry person: the login's role says whether
+# it may act at all (family and doctors read only), the person's role what it may do.
+LOGIN_ROLES = {"oncall": "caregiver", "backup": "caregiver", "supervisor": "caregiver",
+               "family": "family", "doctor": "family", "desk": "desk", "removed": "caregiver"}
 API_CASES = [case for case in CASES if case[1] != "view"]
+
+
+@pytest.fixture(scope="module")
+def api_logins(world: tuple[WebContext, TestClient]) -> dict[str, dict[str, str]]:
+    """The bearer headers of one login per role, made before cg-gone left."""
+    hub, _ = world
+    with hub.sessions() as session:
+        session.execute(update(Caregiver).where(Caregiver.id == "cg-gone").values(active=True))
+        session.commit()
+    made = {role: login(hub, LOGIN_ROLES[role], username=role, person=person)
+            for role, person in ROLES.items()}
+    with hub.sessions() as session:
+        deactivate_person(session, "cg-gone")
+        session.commit()
+    return made
 
 
 @pytest.mark.parametrize(("role", "action", "home"), API_CASES,
                          ids=[f"{r}-{a}-{h}" for r, a, h in API_CASES])
-def test_who_may_do_what_through_the_rest_api(world: tuple[WebContext, TestClient], role: str,
-                                              action: str, home: str) -> None:
+def test_who_may_do_what_through_the_rest_api(world: tuple[WebContext, TestClient],
+                                              api_logins: dict[str, dict[str, str]],
+                                              role: str, action: str, home: str) -> None:
     hub, client = world
     alert_id = fresh_fall(hub, home)
     allowed = role in SEES[home] and action in ALLOWED[role]
-    person = ROLES[role]
-    if action == "silence":
-        response = client.post(f"/api/homes/{home}/silence", json={
-            "caregiver": person, "minutes": 30, "reason": "with her"})
+    if role == "removed":
+        expected = 401  # the person left: so did their login
+    elif LOGIN_ROLES[role] == "family":
+        expected = 403  # a family login reads only
     else:
-        body: dict[str, object] = {"caregiver": person}
-        if action == "resolve":
-            body["resolution"] = "real"
-        response = client.post(f"/api/alerts/{alert_id}/{action}", json=body)
-    assert response.status_code == (200 if allowed else 403), response.text
+        expected = 200 if allowed else 403 if role in SEES[home] else 404
+    auth = api_logins[role]
+    if action == "silence":
+        response = client.post(f"/api/homes/{home}/silence", headers=auth,
+                               json={"minutes": 30, "reason": "with her"})
+    else:
+        body = {"resolution": "real"} if action == "resolve" else {}
+        response = client.post(f"/api/alerts/{alert_id}/{action}", json=body, headers=auth)
+    assert response.status_code == expected, response.text
     if action != "silence":
-        assert (state_of(hub, alert_id) == "open") is not allowed
+        assert (state_of(hub, alert_id) == "open") is not (expected == 200)
 
 
 @pytest.mark.parametrize("role", list(ROLES))
@@ -170,7 +195,7 @@ def test_a_page_link_is_not_an_acknowledge_link(world: tuple[WebContext, TestCli
     hub, client = world
     fresh_fall(hub, "home-1")
     response = client.post(f"/ack/{token(hub.engine.desk_link('cg-a'))}")
-    assert response.status_code == 403 and "page link" in response.text
+    assert response.status_code == 403 and "not an acknowledge link" in response.text
 
 
 def test_the_desk_sees_unregistered_homes_and_staff_do_not(

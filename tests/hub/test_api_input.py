@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from hub.db import Alert, DeadLetter, EventRecord
 from hub.web import WebContext, create_app
 from tests.hub.conftest import site_config
+from tests.hub.logins import login
 from tests.hub.webapp import hubless_context
 
 HUGE = "99999999999999999999999"
@@ -32,7 +33,7 @@ def context(tmp_path: Path) -> WebContext:
 ])
 def test_integers_out_of_range_are_422(context: WebContext, method: str, path: str) -> None:
     client = TestClient(create_app(context), raise_server_exceptions=False)
-    response = client.request(method, path, json={"caregiver": "cg-a"})
+    response = client.request(method, path, json={}, headers=login(context, "desk"))
     assert response.status_code == 422
 
 
@@ -42,7 +43,8 @@ def test_a_huge_id_on_the_caregivers_page_is_422_and_the_largest_id_just_not_fou
     page = context.engine.desk_link("cg-a").rsplit("/", 1)[1]
     assert client.post(f"/c/{page}/alerts/{HUGE}/ack", json={}).status_code == 422
     assert client.post(f"/c/{page}/alerts/{2**63 - 1}/ack", json={}).status_code == 404
-    assert client.get(f"/api/alerts/{2**63 - 1}").status_code == 404
+    assert client.get(f"/api/alerts/{2**63 - 1}",
+                      headers=login(context, "desk")).status_code == 404
 
 
 def test_rows_with_a_lone_surrogate_are_served_with_it_escaped(context: WebContext) -> None:
@@ -53,7 +55,8 @@ def test_rows_with_a_lone_surrogate_are_served_with_it_escaped(context: WebConte
         session.add(Alert(home="home-1", kind="fall", severity="critical", opened_at=2.0,
                           first_event_t=1.0, last_event_at=2.0, data={"note": "\ud800"}))
         session.commit()
-    client = TestClient(create_app(context), raise_server_exceptions=False)
+    client = TestClient(create_app(context), raise_server_exceptions=False,
+                        headers=login(context, "desk"))
     events = client.get("/api/events")
     assert events.status_code == 200
     assert events.json()[0]["data"]["note"] == "bad \\udcff text"
@@ -68,7 +71,8 @@ def test_dead_letters_newest_first_paginated_with_bytes_and_counted(context: Web
             session.add(DeadLetter(at=100.0 + i, topic="bw/v1/home-1/events", payload=payload,
                                    error="database locked", attempts=3, home="home-1"))
         session.commit()
-    client = TestClient(create_app(context), raise_server_exceptions=False)
+    client = TestClient(create_app(context), raise_server_exceptions=False,
+                        headers=login(context, "desk"))
     first = client.get("/api/dead-letters?limit=2").json()
     assert first["total"] == 3 and [d["at"] for d in first["items"]] == [102.0, 101.0]
     assert first["items"][0]["payload_text"] == "温度"

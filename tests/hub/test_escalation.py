@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from hub.alerts import AlertEngine
-from hub.db import Alert, AuditEntry
+from hub.db import Alert, AuditEntry, Site
 from tests.hub.conftest import FakeClock, RecordingNotifier, site_config
 from tests.hub.engine import build, run_until, who
 from tests.hub.engine import fire as fire_at
@@ -128,7 +128,8 @@ async def test_service_level_breaches_page_the_supervisor_and_are_counted(
     engine = make(tmp_path, db_url, notifier, sites=[{
         "id": "town", "name": "Town", "kind": "urban", "reminder_every_s": 5000,
         "ack_target_s": 120, "escalation": [{"role": "oncall", "after_s": 0}]}])
-    assert engine.config.sites[0].arrival_target_s == 900  # the town default
+    with engine.sessions() as session:
+        assert session.get(Site, "town").arrival_target_s == 900  # type: ignore[union-attr]
     alert_id = fire(engine)
     await run_until(engine, 121)
     assert who(notifier) == ["a", "s"]

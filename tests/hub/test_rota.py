@@ -1,6 +1,6 @@
 """The rota: shifts over midnight, hand-over, overrides, and the fallback for gaps.
 
-`on_duty` reads the registry rows; each test's `config` is its config written into them.
+`on_duty` reads the registry rows; each test's `config` is its registry imported into them.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from hub.db import make_engine, make_sessionmaker
-from hub.registry import sync_registry
 from hub.rota import on_duty
 from tests.hub.conftest import site_config
 
@@ -42,9 +41,7 @@ def _config(tmp_path: Path) -> Session:
         overrides=[{"site": "town", "caregiver": "standing", "role": "oncall",
                     "start": "2026-11-25T12:00", "end": "2026-11-25T14:00"}],
     )
-    session = make_sessionmaker(make_engine(config.database.url))()
-    sync_registry(session, config)
-    return session
+    return make_sessionmaker(make_engine(config.database.url))()
 
 
 def test_hand_over_at_the_end_of_a_shift(tmp_path: Path) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from hub.alerts import AlertEngine, Clock, SystemClock
 from hub.config import HubConfig
 from hub.db import make_engine, make_sessionmaker
-from hub.registry import sync_registry
 from hub.web import WebContext
 from hub.web.deps import HubStatus
 from tests.hub.conftest import RecordingNotifier
@@ -16,17 +15,16 @@ NEVER_CONNECTED = HubStatus(mqtt_connected=False, influx_reachable=False, uptime
 
 
 def hubless_context(config: HubConfig, clock: Clock | None = None) -> WebContext:
-    """Return what the web app needs without a hub: the registry in SQL and an alert engine."""
+    """Return what the web app needs without a hub: the registry in SQL (`site_config` put it
+    there) and an alert engine."""
     sessions = make_sessionmaker(make_engine(config.database.url))
-    with sessions() as session:
-        sync_registry(session, config)
     assert config.api.secret is not None
     clock = clock or SystemClock()
     engine = AlertEngine(sessions, RecordingNotifier(), secret=config.api.secret,
                          public_url=config.api.public_url, clock=clock,
                          ack_link_ttl_s=config.api.ack_link_ttl_s, config=config)
     return WebContext(sessions=sessions, clock=clock, engine=engine, secret=config.api.secret,
-                      status=lambda: NEVER_CONNECTED, api_token=config.api.token)
+                      status=lambda: NEVER_CONNECTED)
 
 
 def raise_event(context: WebContext, home: str, kind: str, t: float,

@@ -1,4 +1,4 @@
-"""Alerts through the REST API: list, read, and act on them by name."""
+"""Alerts through the REST API: list, read, and act on them as the login's person."""
 
 from __future__ import annotations
 
@@ -9,28 +9,29 @@ from sqlalchemy import select
 
 from hub.alerts import ACTIVE_STATES
 from hub.db import Alert, Delivery
-from hub.web.actions import (
-    AlertAction,
-    NamedActionRequest,
-    alert_or_404,
-    move_alert,
-    named_person,
-)
+from hub.web.actions import AlertAction, NamedActionRequest, acting_person, move_alert
+from hub.web.auth import Principal, require
 from hub.web.deps import ChangesDep, EngineDep, RowId, SessionDep
+from hub.web.scope import home_filter, visible_alert
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
+
+Reader = Annotated[Principal, require("admin", "desk", "caregiver", "family", "integration")]
+Actor = Annotated[Principal, require("admin", "desk", "caregiver")]
 
 
 @router.get("")
 async def list_alerts(
+    principal: Reader,
     session: SessionDep,
     state: Annotated[str, Query(pattern="^(open|acknowledged|on_site|resolved|active|all)$")]
     = "active",
-    home: str | None = None,
+    home: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[dict[str, Any]]:
-    """List alerts, newest first; `active` means not yet resolved."""
-    query = select(Alert).order_by(Alert.id.desc()).limit(limit)
+    """List the alerts the caller sees, newest first; `active` means not yet resolved."""
+    query = (select(Alert).where(home_filter(session, principal, Alert.home))
+             .order_by(Alert.id.desc()).limit(limit))
     if state == "active":
         query = query.where(Alert.state.in_(ACTIVE_STATES))
     elif state != "all":
@@ -41,8 +42,9 @@ async def list_alerts(
 
 
 @router.get("/{alert_id}")
-async def get_alert(alert_id: RowId, session: SessionDep) -> dict[str, Any]:
-    alert = alert_or_404(session, alert_id)
+async def get_alert(alert_id: RowId, principal: Reader, session: SessionDep) -> dict[str, Any]:
+    """Return an alert with every delivery attempt of its pages (404 when out of scope)."""
+    alert = visible_alert(session, principal, alert_id)
     deliveries = session.scalars(select(Delivery).where(Delivery.alert_id == alert_id)
                                  .order_by(Delivery.id))
     return {**alert.as_dict(), "deliveries": [
@@ -52,7 +54,9 @@ async def get_alert(alert_id: RowId, session: SessionDep) -> dict[str, Any]:
 
 @router.post("/{alert_id}/{action}")
 async def act(alert_id: RowId, action: AlertAction, body: NamedActionRequest,
-              session: SessionDep, engine: EngineDep, changes: ChangesDep) -> dict[str, Any]:
-    """Acknowledge, arrive at or resolve an alert, as a person who may."""
-    named_person(session, body.caregiver, action, alert_or_404(session, alert_id).home)
-    return move_alert(engine, changes, alert_id, action, body.caregiver, body).as_dict()
+              principal: Actor, session: SessionDep, engine: EngineDep,
+              changes: ChangesDep) -> dict[str, Any]:
+    """Acknowledge, arrive at or resolve an alert, as the login's person when they may."""
+    alert = visible_alert(session, principal, alert_id)
+    person = acting_person(session, principal, action, alert.home, body.caregiver)
+    return move_alert(engine, changes, alert_id, action, person.id, body).as_dict()

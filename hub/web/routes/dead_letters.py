@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from sqlalchemy import func, select
 
 from hub.db import DeadLetter
+from hub.web.auth import Principal, require
 from hub.web.deps import MAX_ID, SessionDep
 from hub.web.responses import bytes_text
 
@@ -16,10 +17,12 @@ router = APIRouter(prefix="/dead-letters", tags=["dead letters"])
 
 
 @router.get("")
-async def dead_letters(session: SessionDep,
+async def dead_letters(principal: Annotated[Principal, require("admin", "desk")],
+                       session: SessionDep,
                        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
                        offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
-                       home: str | None = None) -> dict[str, Any]:
+                       home: Annotated[str | None, Query(max_length=64)] = None
+                       ) -> dict[str, Any]:
     """List messages ingest could not store, newest first, with their bytes."""
     query = select(DeadLetter)
     count = select(func.count()).select_from(DeadLetter)

@@ -8,17 +8,23 @@ from fastapi import APIRouter, Query
 from sqlalchemy import select
 
 from hub.db import EventRecord
+from hub.web.auth import Principal, require
 from hub.web.deps import SessionDep
+from hub.web.scope import home_filter
 
 router = APIRouter(prefix="/events", tags=["events"])
 
 
 @router.get("")
-async def list_events(session: SessionDep, home: str | None = None,
+async def list_events(principal: Annotated[Principal, require(
+                          "admin", "desk", "caregiver", "family", "integration")],
+                      session: SessionDep,
+                      home: Annotated[str | None, Query(max_length=64)] = None,
                       limit: Annotated[int, Query(ge=1, le=5000)] = 500
                       ) -> list[dict[str, Any]]:
-    """List received events in the order the hub received them (oldest first)."""
-    query = select(EventRecord).order_by(EventRecord.received_order.desc()).limit(limit)
+    """List the received events the caller sees, in the order the hub received them."""
+    query = (select(EventRecord).where(home_filter(session, principal, EventRecord.home))
+             .order_by(EventRecord.received_order.desc()).limit(limit))
     if home:
         query = query.where(EventRecord.home == home)
     rows = list(session.scalars(query))

@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from sqlalchemy import func, select
 
 from hub.db import Alert, DeadLetter
+from hub.web.auth import Principal, require
 from hub.web.deps import EngineDep, SessionDep, StatusDep
+from hub.web.limits import InternalErrorsDep
+
+# The organisation's counters: for the fleet's roles, not one station's caregivers.
+Fleet = Annotated[Principal, require("admin", "desk", "integration")]
 
 router = APIRouter(prefix="/stats", tags=["stats"])
 
 
 @router.get("")
-async def stats(session: SessionDep, status: StatusDep, engine: EngineDep) -> dict[str, Any]:
+async def stats(principal: Fleet, session: SessionDep, status: StatusDep, engine: EngineDep,
+                errors: InternalErrorsDep, request: Request) -> dict[str, Any]:
     dead = session.scalar(select(func.count()).select_from(DeadLetter)) or 0
     return {
         "dead_letters": dead,
@@ -22,11 +28,13 @@ async def stats(session: SessionDep, status: StatusDep, engine: EngineDep) -> di
         "ingest": dict(status.ingest), "rejected": dict(status.rejected),
         "duplicates": status.duplicates, "influx": dict(status.influx),
         "alerts": engine.counters,
+        "hub_internal_errors": errors.count,  # requests answered 500
+        "logins": dict(request.app.state.login_counters),
     }
 
 
 @router.get("/alerts")
-async def alert_stats(session: SessionDep) -> dict[str, Any]:
+async def alert_stats(principal: Fleet, session: SessionDep) -> dict[str, Any]:
     """Return per kind: alerts, how they were resolved, and the share of false alarms."""
     rows = session.execute(select(Alert.kind, Alert.resolution, func.count())
                            .group_by(Alert.kind, Alert.resolution)).all()

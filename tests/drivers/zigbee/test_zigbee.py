@@ -22,7 +22,7 @@ from edge.drivers.zigbee import (
 )
 from edge.items import DeviceEvent, DeviceHealth, DriverItem
 from firmware_sim.zigbee import ZigbeeButtonSim
-from rig.stack import Mosquitto
+from rig.stack import HomeMosquitto
 from tests.drivers.golden import cases, describe
 
 CASES = cases(__file__)
@@ -240,12 +240,13 @@ async def wait_for(check: Callable[[], bool], timeout: float = 10.0) -> None:
             await asyncio.sleep(0.02)
 
 
-async def test_press_and_availability_through_a_real_broker(mosquitto: Mosquitto) -> None:
+async def test_press_and_availability_through_a_real_broker(
+        home_mosquitto: HomeMosquitto) -> None:
     config = ZigbeeConfig(type="zigbee", id="sos", purpose="call_button",
-                          friendly_name="bedroom_sos", port=mosquitto.port)
+                          friendly_name="bedroom_sos", port=home_mosquitto.port)
     driver = ZigbeeDriver(config, home="home-001")
     out: list[DriverItem] = []
-    sim = ZigbeeButtonSim("127.0.0.1", mosquitto.port, "bedroom_sos")
+    sim = ZigbeeButtonSim("127.0.0.1", home_mosquitto.port, "bedroom_sos")
     sim.availability(True)  # retained, as zigbee2mqtt does: tells when the driver listens
     task = asyncio.create_task(collect(driver, out))
     try:
@@ -264,7 +265,7 @@ async def test_press_and_availability_through_a_real_broker(mosquitto: Mosquitto
     assert driver.errors["decode"] == 1
 
 
-class QueueingMosquitto(Mosquitto):
+class QueueingMosquitto(HomeMosquitto):
     """Mosquitto configured as the home's broker should be: QoS 0 queued for a persistent
     session while it is away (mosquitto.conf(5), queue_qos0_messages)."""
 
@@ -323,10 +324,11 @@ class FakeMonotonic:
 
 @pytest.fixture(params=[0, 1],
                 ids=["qos0-queued-by-mosquitto", "qos1-from-zigbee2mqtt"])
-def home_broker(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Mosquitto, int]]:
+def home_broker(request: pytest.FixtureRequest,
+                tmp_path: Path) -> Iterator[tuple[HomeMosquitto, int]]:
     """The two recommended setups: Mosquitto queueing QoS 0, or zigbee2mqtt publishing QoS 1."""
     qos: int = request.param
-    broker = (QueueingMosquitto if qos == 0 else Mosquitto)(tmp_path / "mosquitto")
+    broker = (QueueingMosquitto if qos == 0 else HomeMosquitto)(tmp_path / "mosquitto")
     broker.start()
     try:
         yield broker, qos
@@ -335,7 +337,7 @@ def home_broker(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tupl
 
 
 async def test_press_while_away_is_delivered_and_the_gap_reported(
-        home_broker: tuple[Mosquitto, int]) -> None:
+        home_broker: tuple[HomeMosquitto, int]) -> None:
     broker, qos = home_broker
     cable = Cable(broker.port)
     await cable.plug()
@@ -381,7 +383,7 @@ async def test_press_while_away_is_delivered_and_the_gap_reported(
     assert healths[-1].connected and healths[-1].errors["long_gaps"] == 1
 
 
-def _session_offline(broker: Mosquitto, client_id: str, times: int) -> bool:
+def _session_offline(broker: HomeMosquitto, client_id: str, times: int) -> bool:
     """Return whether the broker's log shows the client gone `times` times."""
     text = broker.log_path.read_text(errors="replace")
     return text.count(f"Client {client_id} closed its connection") + text.count(
