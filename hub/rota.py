@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.config import DAYS
 from hub.db import Caregiver, RotaOverride, RotaShift, Site
+from hub.registry_file import DAYS
 
 log = logging.getLogger(__name__)
 

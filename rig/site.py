@@ -30,8 +30,8 @@ from firmware_sim.bed_sensor import bed_sim
 from firmware_sim.call_button import CallButtonSim
 from firmware_sim.sampled_board import BoardSim
 from hub.broker import BrokerCredentials
-from hub.config import REGISTRY_KEYS
 from hub.enrolment import write_secret
+from hub.registry_file import REGISTRY_KEYS
 from rig.sink import Notification, NotificationSink
 from rig.stack import InfluxDB, LocalStack, Mosquitto, _die_with_parent, free_port
 

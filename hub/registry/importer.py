@@ -13,7 +13,6 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from hub.config import CaregiverSection, ContactSection, HomeSection, RegistryDocument
 from hub.db import Caregiver, Home, Resident, RotaOverride, RotaShift, Site
 from hub.registry.access import ORG_SITE_ID
 from hub.registry.models import SiteIn
@@ -25,6 +24,7 @@ from hub.registry.service import (
     rule_overrides,
     site_fields,
 )
+from hub.registry_file import CaregiverSection, ContactSection, HomeSection, RegistryDocument
 
 
 @dataclass

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 
 from bedwatch.wire import ID_PATTERN
-from hub.config import (
+from hub.registry_file import (
     DAYS,
     EscalationStep,
     RuleOverride,

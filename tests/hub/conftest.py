@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from hub.config import REGISTRY_KEYS, HubConfig, RegistryDocument
+from hub.config import HubConfig
 from hub.db import make_engine, make_sessionmaker
 from hub.pager import DeliveryResult
 from hub.registry import import_registry
+from hub.registry_file import REGISTRY_KEYS, RegistryDocument
 
 
 class FakeClock:

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from hub.alerts import AlertEngine
-from hub.config import RegistryDocument, ServiceSettings
+from hub.config import ServiceSettings
 from hub.db import (
     Caregiver,
     Device,
@@ -46,6 +46,7 @@ from hub.registry import (
     update_site,
 )
 from hub.registry.models import HomeIn, PersonIn, ResidentIn, RotaIn, SiteIn
+from hub.registry_file import RegistryDocument
 from tests.hub.conftest import FakeClock, RecordingNotifier, site_config
 from tests.hub.engine import fire, who
 
