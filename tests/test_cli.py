@@ -32,7 +32,7 @@ def test_hub_check_accepts_the_sample(tmp_path: Path) -> None:
     copy.write_text((EXAMPLES / "hub/hub.toml").read_text())
     result = runner.invoke(app, ["hub", "check", "--config", str(copy)])
     assert result.exit_code == 0, result.output
-    assert "MQTT 127.0.0.1:1883" in result.output and "database sqlite" in result.output
+    assert "MQTT mqtt.care.example.org:8883" in result.output and "database sqlite" in result.output
 
 
 def test_unknown_simulator_is_refused() -> None:
