@@ -21,7 +21,8 @@ _LAYOUT = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
 .crit{{color:#b00020}} .ok{{color:#1b5e20}} .en{{color:#455a64;display:block;font-size:.92em}}
 button,input{{font-size:1.2rem;padding:.7rem 1rem;width:100%;box-sizing:border-box;
 margin:.3rem 0}} button{{background:#1565c0;color:#fff;border:none;border-radius:.4rem}}
-button.secondary{{background:#546e7a}} label{{display:block;margin-top:.6rem}}</style>
+button .en{{color:#e3f2fd}} button.secondary{{background:#546e7a}}
+label{{display:block;margin-top:.6rem}}</style>
 </head><body>
 {body}</body></html>"""
 
