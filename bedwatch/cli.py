@@ -65,7 +65,12 @@ def hub_run(config: ConfigOption, verbose: Verbose = False) -> None:
 
 @hub_app.command("check")
 def hub_check(config: ConfigOption) -> None:
-    """Validate a hub config file."""
+    """Validate a hub config file and the registry in its database: exit 2 on a contact URL
+    that cannot deliver; warn of stations without a backup, gaps in the coming week's rota
+    and people nobody can reach."""
+    import time
+
+    from hub.checks import check_database
     from hub.config import ConfigError, load_config
 
     try:
@@ -79,6 +84,16 @@ def hub_check(config: ConfigOption) -> None:
         f"database {loaded.database.url.split('://', 1)[0]}; the registry is in the database "
         "(`bedwatch hub registry list site`)"
     )
+    findings, skipped = check_database(loaded.database.url, time.time())
+    if skipped is not None:
+        typer.echo(f"warning: {skipped}")
+        return
+    errors = [f for f in findings if f.level == "error"]
+    for finding in findings:
+        typer.echo(f"{finding.level}: {finding.message}", err=finding.level == "error")
+    typer.echo(f"registry: {len(errors)} error(s), {len(findings) - len(errors)} warning(s)")
+    if errors:
+        raise typer.Exit(2)
 
 
 # --- hub registry commands (import-registry, sites, homes, people) ---

@@ -9,9 +9,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from bedwatch.wire import ID_PATTERN
+from hub.channels import person_label, require_channels
 
 __all__ = ["DAYS", "REGISTRY_KEYS", "CaregiverSection", "ContactSection", "EscalationStep",
            "HomeSection", "OverrideSection", "RegistryDocument", "ResidentSection",
@@ -83,6 +84,11 @@ class FamilyContact(_Model):
     name: str = Field(description="Name of the family member.")
     notify: list[str] = Field(min_length=1, description="Apprise URLs, tried in order.")
 
+    @field_validator("notify")
+    @classmethod
+    def _deliverable(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        return require_channels(value, f"family contact ({info.data.get('name', '?')})")
+
 
 class ResidentSection(_Model):
     name: str = Field(description="The resident's name as caregivers know it.")
@@ -92,6 +98,12 @@ class ResidentSection(_Model):
                                         description="Family contacts: the last escalation step.")
     rules: dict[str, RuleOverride] = Field(default_factory=dict,
                                            description="Alert rules for this resident by kind.")
+
+    @field_validator("doctor_notify")
+    @classmethod
+    def _deliverable(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        return require_channels(value, f"the doctor of {info.data.get('name', 'the resident')}",
+                                "doctor_notify")
 
 
 class HomeSection(_Model):
@@ -108,6 +120,11 @@ class CaregiverSection(_Model):
     role: Role = Field("oncall", description="Role when no shift in the rota says otherwise.")
     notify: list[str] = Field(min_length=1, description="Apprise URLs, tried in order.")
 
+    @field_validator("notify")
+    @classmethod
+    def _deliverable(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        return require_channels(value, person_label(info.data.get("id"), info.data.get("name")))
+
 
 class ContactSection(_Model):
     """A person of the organisation itself: the monitoring desk or a technician."""
@@ -115,6 +132,11 @@ class ContactSection(_Model):
     id: str = Field(pattern=ID_PATTERN, description="Person id (unique among all people).")
     name: str = Field(description="Name shown in the audit and on the page.")
     notify: list[str] = Field(min_length=1, description="Apprise URLs, tried in order.")
+
+    @field_validator("notify")
+    @classmethod
+    def _deliverable(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        return require_channels(value, person_label(info.data.get("id"), info.data.get("name")))
 
 
 class ShiftSection(_Model):

@@ -114,13 +114,14 @@ def test_a_new_detector_is_a_row_of_the_wiring_table(monkeypatch: pytest.MonkeyP
 
 
 class ToyChannel:
-    """A channel apprise does not know, delivered by a Notifier of its own."""
+    """A channel delivered by a Notifier of its own (its URLs still pass the registry's
+    apprise check: hub.channels)."""
 
     def __init__(self) -> None:
         self.got: list[str] = []
 
     async def deliver(self, url: str, title: str, body: str) -> DeliveryResult:
-        if not url.startswith("toy://"):
+        if not url.startswith("json://toy/"):
             return DeliveryResult(False, url, "not a toy URL")
         self.got.append(title)
         return DeliveryResult(True, url)
@@ -129,7 +130,7 @@ class ToyChannel:
 async def test_a_new_channel_is_a_notifier(tmp_path: Path) -> None:
     channel = ToyChannel()
     config = site_config(tmp_path, caregivers=[
-        {"id": "cg-a", "name": "A", "site": "town", "notify": ["toy://a"]}])
+        {"id": "cg-a", "name": "A", "site": "town", "notify": ["json://toy/a"]}])
     engine = build(config, channel)
     fire(engine, "home-1", "fall")
     await run_until(engine, 1)

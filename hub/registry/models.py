@@ -12,9 +12,17 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    create_model,
+    field_validator,
+)
 
 from bedwatch.wire import ID_PATTERN
+from hub.channels import person_label, require_channels
 from hub.registry_file import (
     DAYS,
     EscalationStep,
@@ -136,6 +144,12 @@ class PersonIn(_In):
     notify: list[ChannelUrl] = Field(min_length=1, max_length=10,
                                      description="Apprise URLs, tried in order.")
     phone: str = Field("", max_length=40, description="Phone number.")
+
+    @field_validator("notify")
+    @classmethod
+    def _deliverable(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        # A wrong contact is refused here, not found when a real page fails.
+        return require_channels(value, person_label(info.data.get("id"), info.data.get("name")))
 
 
 class ShiftIn(_In):

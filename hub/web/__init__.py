@@ -7,12 +7,13 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
+from fastapi.exceptions import RequestValidationError
 
 from hub.accounts import Throttle
 from hub.web.auth import make_resolver
 from hub.web.deps import LinkProblem, WebContext
 from hub.web.limits import install_limits
-from hub.web.responses import CleanJSONResponse
+from hub.web.responses import CleanJSONResponse, validation_problem
 from hub.web.routes import (
     ack,
     alerts,
@@ -47,6 +48,7 @@ def create_app(context: WebContext) -> FastAPI:
     for name, throttle in links.throttles().items():
         setattr(app.state, name, throttle)
     app.add_exception_handler(LinkProblem, links.show_problem)
+    app.add_exception_handler(RequestValidationError, validation_problem)
     api = APIRouter(prefix="/api")
     for module in (auth, users, alerts, events, homes, silences, audit, stats, dead_letters,
                    registry, registry_homes, registry_rights):

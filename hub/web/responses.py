@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from fastapi import Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 
@@ -35,3 +38,16 @@ class CleanJSONResponse(JSONResponse):
 def bytes_text(payload: bytes) -> str:
     """Return bytes as text, with what is not UTF-8 escaped (\\xNN) so it can be read."""
     return payload.decode("utf-8", "backslashreplace")
+
+
+async def validation_problem(request: Request, exc: Exception) -> JSONResponse:
+    """Answer a request the models refuse: 422 with where and why, never what was sent.
+
+    FastAPI's own answer echoes each bad value (`input`); a body can hold a password, a
+    resident's notes or a channel URL with its key, which must not come back in a response
+    (or in whatever logs the response).
+    """
+    assert isinstance(exc, RequestValidationError)
+    errors = [{k: v for k, v in error.items() if k not in ("input", "url")}
+              for error in exc.errors()]
+    return CleanJSONResponse({"detail": jsonable_encoder(errors)}, status_code=422)
