@@ -52,6 +52,13 @@ class MqttSection(_Model):
         None, description="CA certificate that signed the broker's (the organisation's own CA); "
                           "unset: the system's trusted CAs.")
 
+    max_unacked: int = Field(
+        990, ge=1, le=65535,
+        description="Reading batches the hub holds unacknowledged while InfluxDB has not yet "
+                    "taken them; at this many it writes at once and reads no further. Keep it "
+                    "below the broker's max_inflight_messages (1000), or the broker stops "
+                    "sending before the hub writes (docs/protocol.md, \"The readings lane\").")
+
     @model_validator(mode="after")
     def _one_password(self) -> MqttSection:
         if self.password is not None and self.password_file is not None:
@@ -98,9 +105,12 @@ class InfluxSection(_Model):
     token: str | None = Field(None, description="Token for InfluxDB 2.x/3.x v1-compat endpoints.")
     batch_size: int = Field(5000, ge=1, description="Points per write request.")
     flush_interval_s: float = Field(1.0, gt=0, description="Longest wait before a write.")
+    writers: int = Field(4, ge=1, le=64, description="Batches written at once.")
     max_buffer_points: int = Field(
         1_000_000, ge=1000,
-        description="Points held while InfluxDB is unreachable; beyond it the oldest are shed.",
+        description="Best-effort points (device status, event markers) held while InfluxDB is "
+                    "unreachable; beyond it the oldest of those are shed (counted). Readings "
+                    "are never shed by the hub: they wait at the broker (mqtt.max_unacked).",
     )
 
 

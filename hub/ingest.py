@@ -8,6 +8,13 @@ million readings is handled as soon as it arrives.
 aiomqtt has no manual acknowledgement, but its paho client does (`manual_ack_set`, `ack`):
 with it, a message the hub had not stored when it died is delivered again by the broker.
 
+On the readings lane "stored" means in InfluxDB: the handler hands back a `Pending` for a
+batch it has queued for writing, and the message is acknowledged only once that is stored
+and every message that arrived before it is acknowledged (`AckWindow`: MQTT 3.1.1 §4.6
+wants PUBACKs in the order of the PUBLISHes). At `max_unacked` messages held, the lane asks
+for a write at once (`on_window_full`) and reads nothing more until some are acknowledged;
+the broker holds the rest in the hub's persistent session.
+
 Nothing stalls a lane: a message that does not decode is a counted rejection; one whose
 handling fails is retried `max_attempts` times and then handed to the dead-letter store,
 acknowledged, and the lane moves on. Only when the dead-letter store itself fails is the
@@ -18,13 +25,15 @@ reconnects to have it delivered again.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import ssl
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import aiomqtt
 
@@ -35,7 +44,19 @@ from hub.config import MqttSection
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[str, wire.Channel, str | None, wire.Message], Awaitable[None]]
+
+class Pending(Protocol):
+    """What a handler hands back for a message whose storing is still under way."""
+
+    def when_stored(self, callback: Callable[[], None]) -> None:
+        """Call `callback` once the message is stored (at once if it is)."""
+
+    def cancel(self) -> None:
+        """Stop waiting: the session that would acknowledge it is gone."""
+
+
+# Returns None when the message is stored, or a Pending that says when it will be.
+Handler = Callable[[str, wire.Channel, str | None, wire.Message], Awaitable[Pending | None]]
 # (topic, payload, error, attempts) -> None; raises when the message could not be kept.
 DeadLetterSink = Callable[[str, bytes, str, int], Awaitable[None]]
 
@@ -58,6 +79,53 @@ READINGS = Lane("readings", READINGS_SUFFIX, (_READINGS,))
 LANES = (CONTROL, READINGS)
 
 
+class _Slot:
+    __slots__ = ("mid", "pending", "settled")
+
+    def __init__(self, mid: int) -> None:
+        self.mid = mid
+        self.settled = False
+        self.pending: Pending | None = None
+
+
+class AckWindow:
+    """The messages of one session not yet acknowledged, in the order they arrived.
+
+    A message is acknowledged once it is settled (stored, or rejected) and every message
+    before it has been acknowledged: PUBACKs leave in the order of the PUBLISHes.
+    """
+
+    def __init__(self) -> None:
+        self._slots: deque[_Slot] = deque()
+
+    def __len__(self) -> int:
+        return len(self._slots)
+
+    def open(self, mid: int) -> _Slot:
+        """Hold the message with packet id `mid`; return its place."""
+        slot = _Slot(mid)
+        self._slots.append(slot)
+        return slot
+
+    def settle(self, slot: _Slot) -> list[int]:
+        """Mark a message settled; return the packet ids to acknowledge now, in order."""
+        slot.settled = True
+        ready: list[int] = []
+        slots = self._slots
+        while slots and slots[0].settled:
+            ready.append(slots.popleft().mid)
+        return ready
+
+    def close(self) -> int:
+        """Forget every held message (the session is gone); return how many there were."""
+        held = len(self._slots)
+        for slot in self._slots:
+            if slot.pending is not None:
+                slot.pending.cancel()
+        self._slots.clear()
+        return held
+
+
 def tls_context(tls: bool, ca_file: Path | None) -> ssl.SSLContext | None:
     """Return the TLS context for the broker (CA and host name verified), or None."""
     if not tls:
@@ -70,8 +138,10 @@ class Ingest:
 
     def __init__(self, config: MqttSection, handler: Handler, *,
                  dead_letter: DeadLetterSink | None = None, max_attempts: int = 3,
-                 retry_base_s: float = 0.2) -> None:
+                 retry_base_s: float = 0.2,
+                 on_window_full: Callable[[], None] | None = None) -> None:
         self.config = config
+        self.on_window_full = on_window_full
         # Read once at start: a missing password file stops the hub with the key named.
         self._password = config.read_password()
         self.handler = handler
@@ -105,8 +175,10 @@ class Ingest:
         client._client.manual_ack_set(True)
         return client
 
-    async def process(self, topic: str, payload: bytes) -> wire.Message | None:
-        """Validate one message and hand it to the handler; return None when rejected.
+    async def process(self, topic: str, payload: bytes
+                      ) -> tuple[wire.Message | None, Pending | None]:
+        """Validate one message and hand it to the handler; return the message (None when
+        rejected) and what the handler says is still being stored.
 
         Rejections are counted by reason; an exception from the handler propagates.
         """
@@ -116,10 +188,10 @@ class Ingest:
         except wire.WireError as exc:
             self.rejected[exc.code] += 1
             log.warning("rejected message on %s: %s", topic[:200], exc.reason)
-            return None
-        await self.handler(home, channel, device, message)
+            return None, None
+        pending = await self.handler(home, channel, device, message)
         self.counters["accepted"] += 1
-        return message
+        return message, pending
 
     async def run(self, stop: asyncio.Event) -> None:
         """Keep every lane subscribed until `stop` is set."""
@@ -168,24 +240,67 @@ class Ingest:
             await link.pause(delay, stop)
 
     async def _read(self, lane: Lane, client: aiomqtt.Client) -> None:
-        async for message in client.messages:
-            self.last_message_at = time.monotonic()
-            self.counters[f"{lane.name}_received"] += 1
-            payload = message.payload
-            data = payload if isinstance(payload, bytes) else str(payload or "").encode()
-            topic = message.topic.value
-            if await self._handle_with_retries(topic, data, client) and message.qos > 0:
-                client._client.ack(message.mid, message.qos)
-            # The iterator does not yield while messages are queued: let the other lane run.
-            await asyncio.sleep(0)
+        window = AckWindow()
+        room = asyncio.Event()
+        room.set()
+        limit = self.config.max_unacked
+        paho = client._client
+
+        def settle(slot: _Slot) -> None:
+            for mid in window.settle(slot):
+                paho.ack(mid, 1)
+            if len(window) < limit:
+                room.set()
+
+        try:
+            async for message in client.messages:
+                self.last_message_at = time.monotonic()
+                self.counters[f"{lane.name}_received"] += 1
+                payload = message.payload
+                data = payload if isinstance(payload, bytes) else str(payload or "").encode()
+                pending = await self._handle_with_retries(message.topic.value, data, client)
+                if message.qos == 0:
+                    continue
+                slot = window.open(message.mid)
+                if pending is None:
+                    settle(slot)
+                else:
+                    slot.pending = pending
+                    pending.when_stored(functools.partial(settle, slot))
+                if len(window) >= limit:
+                    room.clear()
+                    if self.on_window_full is not None:
+                        self.on_window_full()
+                    await self._wait_for_room(room, client)
+                # The iterator does not yield while messages are queued: let the other lane run.
+                await asyncio.sleep(0)
+        finally:
+            # Unacknowledged messages come again with the next session.
+            window.close()
+
+    @staticmethod
+    async def _wait_for_room(room: asyncio.Event, client: aiomqtt.Client) -> None:
+        """Wait until the window has room, or raise when the session is lost meanwhile."""
+        async def has_room() -> None:
+            await room.wait()
+
+        waiter = asyncio.ensure_future(has_room())
+        lost: asyncio.Future[None] = client._disconnected
+        try:
+            await asyncio.wait([waiter, lost], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waiter.cancel()
+        if not room.is_set():
+            raise aiomqtt.MqttError("the session ended while messages awaited InfluxDB")
 
     async def _handle_with_retries(self, topic: str, data: bytes,
-                                   client: aiomqtt.Client) -> bool:
-        """Handle one message; return True when it may be acknowledged."""
+                                   client: aiomqtt.Client) -> Pending | None:
+        """Handle one message; return what is still being stored, or None when it may be
+        acknowledged now. Raise when it can be neither stored nor kept."""
         error = ""
         for attempt in range(self.max_attempts):
             try:
-                decoded = await self.process(topic, data)
+                decoded, pending = await self.process(topic, data)
             except Exception as exc:
                 self.counters["handler_errors"] += 1
                 error = f"{type(exc).__name__}: {exc}"[:2000]
@@ -196,10 +311,11 @@ class Ingest:
                 continue
             if isinstance(decoded, wire.Event):
                 await self._receipt(client, topic, decoded)
-            return True
-        return await self._to_dead_letter(topic, data, error)
+            return pending
+        await self._to_dead_letter(topic, data, error)
+        return None
 
-    async def _to_dead_letter(self, topic: str, data: bytes, error: str) -> bool:
+    async def _to_dead_letter(self, topic: str, data: bytes, error: str) -> None:
         if self.dead_letter is None:
             # Without a store the only safe course is not to acknowledge.
             raise aiomqtt.MqttError("could not store a message; reconnecting")
@@ -212,7 +328,6 @@ class Ingest:
         self.counters["dead_letters"] += 1
         log.error("message on %s moved to the dead-letter store after %d attempts: %s",
                   topic[:200], self.max_attempts, error)
-        return True
 
     async def _receipt(self, client: aiomqtt.Client, topic: str, event: wire.Event) -> None:
         # The agent keeps an event until this arrives; a lost receipt only costs a re-send.

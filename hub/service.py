@@ -19,7 +19,8 @@ from hub.alerts import AlertEngine, Clock, SystemClock
 from hub.config import ConfigError, HubConfig, load_config
 from hub.db import AgentState, DeadLetter, EventRecord, make_engine, make_sessionmaker
 from hub.influx import InfluxWriter, event_point, reading_point
-from hub.ingest import Ingest
+from hub.ingest import Ingest, Pending
+from hub.lineprotocol import reading_lines
 from hub.migrations import MigrationError
 from hub.pager import ApprisePager, Notifier
 from hub.watchdog import Watchdog, read_health
@@ -55,7 +56,9 @@ class Hub:
                                   clock=self.clock, ack_link_ttl_s=config.api.ack_link_ttl_s,
                                   config=config)
         self.watchdog = Watchdog(self.alerts)
-        self.ingest = Ingest(config.mqtt, self.handle, dead_letter=self.store_dead_letter)
+        # Readings are acknowledged once InfluxDB has them; a full window writes at once.
+        self.ingest = Ingest(config.mqtt, self.handle, dead_letter=self.store_dead_letter,
+                             on_window_full=self.writer.flush_soon)
         self.page_wake = asyncio.Event()
         self._changed = asyncio.Event()
         self.duplicates = 0
@@ -73,15 +76,16 @@ class Hub:
             await asyncio.wait_for(self._changed.wait(), within_s)
 
     async def handle(self, home: str, channel: wire.Channel, device: str | None,
-                     message: wire.Message) -> None:
-        """Store one validated message and act on it."""
+                     message: wire.Message) -> Pending | None:
+        """Store one validated message and act on it; for a reading batch, return the ticket
+        that says when InfluxDB has it (the message is acknowledged only then)."""
         if isinstance(message, wire.ReadingBatch):
-            self.writer.add([reading_point(home, r) for r in message.readings])
             if home not in self._home_checked:
                 with self.sessions() as session:
                     self._check_registered(session, home, "readings")
                     session.commit()
-        elif isinstance(message, wire.Event):
+            return self.writer.add_durable(reading_lines(home, message.readings))
+        if isinstance(message, wire.Event):
             self._on_event(home, message)
         elif isinstance(message, wire.AgentStatus):
             self._on_agent_status(home, message)
@@ -92,12 +96,14 @@ class Hub:
             for name, count in message.errors.items():
                 fields[f"errors_{name}"[:48]] = count
             # A device status from a wrong edge clock is charted at the hub's receive time.
+            # Best effort, like the event markers: the state that matters is in SQL.
             t = message.t if wire.plausible_time(message.t) else self.clock.now()
             self.writer.add([reading_point(home, wire.Reading(
                 device=message.device, kind="device_status", t=t, fields=fields))])
         elif isinstance(message, wire.CommandAck):
             log.info("%s acknowledged command %s: ok=%s %s", home, message.id, message.ok,
                      message.detail)
+        return None
 
     def _on_event(self, home: str, event: wire.Event) -> None:
         now = self.clock.now()
@@ -267,6 +273,11 @@ def main(config_path: Path) -> int:
     except ConfigError as exc:
         log.error("%s", exc)
         return 2
+
+    # One line per HTTP request to InfluxDB drowned the log; write failures are logged by the
+    # writer, once per outage.
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)
 
     async def _main() -> None:
         await run_hub(config, stop=stop_on_signals())

@@ -27,6 +27,9 @@ from rig.identities import BrokerIdentities, init_security
 from rig.pki import Issued, TestCA
 
 _PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+# The largest MQTT packet the broker takes: the wire contract's largest payload (256 KiB) with
+# room for the topic and headers; anything bigger costs the sender its connection.
+MAX_PACKET_BYTES = 256 * 1024 + 4096
 
 
 class StackError(RuntimeError):
@@ -226,9 +229,14 @@ class Mosquitto(BrokerIdentities, _Server):
             "autosave_on_changes true",
             f"autosave_interval {self.autosave_changes}",
             # Default 1000 then drops the newest (references.md §6): keep far more for a hub
-            # that was away, bounded by memory.
-            "max_queued_messages 100000",
-            "max_inflight_messages 100",
+            # (or an InfluxDB) that was away, bounded by memory (docs/protocol.md, "The broker").
+            "max_queued_messages 1000000",
+            # Above the hub's mqtt.max_unacked (990): the hub holds reading batches unacked
+            # until InfluxDB has them, and writes at once when it holds that many.
+            "max_inflight_messages 1000",
+            # A client that sends a bigger packet is disconnected: no message on the wire may
+            # exceed the contract's bound (bedwatch.wire.MAX_PAYLOAD_BYTES) plus the topic.
+            f"max_packet_size {MAX_PACKET_BYTES}",
             "log_type error",
             "log_type warning",
             "log_type notice",
