@@ -15,33 +15,15 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from starlette.types import Message
 
-from hub.web import WebContext, create_app
-from hub.web.auth import Principal, get_principal
+from hub.web import WebContext
 from hub.web.deps import MAX_ID
 from hub.web.limits import MAX_BODY_BYTES, MAX_HEADER_BYTES, MAX_HEADERS, MAX_URL_BYTES
 from tests.hub.conftest import site_config
-from tests.hub.webapp import hubless_context
-
-ADMIN = Principal(id="admin-test", role="admin", all_homes=True)
-
-
-def admin_app(context: WebContext) -> FastAPI:
-    """Return the hub's app with every request made as an administrator."""
-    app = create_app(context)
-
-    async def admin_login(request: Request) -> Principal:
-        return ADMIN
-
-    async def as_admin() -> Principal:
-        return ADMIN
-
-    app.state.resolve_principal = admin_login
-    app.dependency_overrides[get_principal] = as_admin
-    return app
+from tests.hub.webapp import admin_app, hubless_context
 
 
 @pytest.fixture

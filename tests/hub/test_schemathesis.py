@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 import pytest
 import schemathesis
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
@@ -31,13 +31,11 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from hub.db import DeadLetter
-from hub.web import WebContext, create_app
-from hub.web.auth import Principal, get_principal
+from hub.web import WebContext
 from hub.web.deps import HubStatus
 from tests.hub.conftest import POSTGRES_ADMIN_URL, FakeClock, _postgres_available, site_config
-from tests.hub.webapp import hubless_context, raise_event
+from tests.hub.webapp import admin_app, hubless_context, raise_event
 
-ADMIN = Principal(id="admin-test", role="admin", all_homes=True)
 CONNECTED = HubStatus(mqtt_connected=True, influx_reachable=True, uptime_s=60.0, ingest={},
                       rejected={}, duplicates=0, influx={"pending": 0})
 BOUNDED = settings(max_examples=20, derandomize=True, database=None, deadline=None,
@@ -93,21 +91,6 @@ def _registry(tmp_path: Path) -> WebContext:
                                home="home-1"))
         session.commit()
     return context
-
-
-def admin_app(context: WebContext) -> FastAPI:
-    """Return the hub's app with every request made as an administrator."""
-    app = create_app(context)
-
-    async def admin_login(request: Request) -> Principal:
-        return ADMIN
-
-    async def as_admin() -> Principal:
-        return ADMIN
-
-    app.state.resolve_principal = admin_login
-    app.dependency_overrides[get_principal] = as_admin
-    return app
 
 
 # Built at import, as Schemathesis needs the schema to make the tests: one app, one registry.

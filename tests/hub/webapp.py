@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from fastapi import FastAPI, Request
+
 from hub.alerts import AlertEngine, Clock, SystemClock
 from hub.config import HubConfig
 from hub.db import make_engine, make_sessionmaker
-from hub.web import WebContext
+from hub.web import WebContext, create_app
+from hub.web.auth import Principal, get_principal
 from hub.web.deps import HubStatus
 from tests.hub.conftest import RecordingNotifier
 
@@ -33,3 +36,21 @@ def raise_event(context: WebContext, home: str, kind: str, t: float,
     with context.sessions() as session:
         context.engine.on_event(session, home, kind, device, t, {})
         session.commit()
+
+
+ADMIN = Principal(id="admin-test", role="admin", all_homes=True)
+
+
+def admin_app(context: WebContext) -> FastAPI:
+    """Return the hub's app with every request made as an administrator."""
+    app = create_app(context)
+
+    async def admin_login(request: Request) -> Principal:
+        return ADMIN
+
+    async def as_admin() -> Principal:
+        return ADMIN
+
+    app.state.resolve_principal = admin_login
+    app.dependency_overrides[get_principal] = as_admin
+    return app
