@@ -275,8 +275,8 @@ def main(config_path: Path) -> int:
         return 2
 
     # One line per HTTP request to InfluxDB drowned the log; write failures are logged by the
-    # writer, once per outage.
-    for name in ("httpx", "httpcore"):
+    # writer, once per outage. Alembic's set-up lines say nothing; its migrations still do.
+    for name in ("httpx", "httpcore", "alembic.runtime.plugins"):
         logging.getLogger(name).setLevel(logging.WARNING)
 
     async def _main() -> None:
