@@ -28,6 +28,11 @@ def _logging(verbose: bool) -> None:
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # Lines that say nothing to whoever reads the log: one per HTTP request to InfluxDB (the
+    # hub's writer logs failures itself, once per outage) and Alembic's set-up of its plugins
+    # (its migrations still say what they do).
+    for name in ("httpx", "httpcore", "alembic.runtime.plugins"):
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 @edge_app.command("run")

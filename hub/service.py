@@ -274,11 +274,6 @@ def main(config_path: Path) -> int:
         log.error("%s", exc)
         return 2
 
-    # One line per HTTP request to InfluxDB drowned the log; write failures are logged by the
-    # writer, once per outage. Alembic's set-up lines say nothing; its migrations still do.
-    for name in ("httpx", "httpcore", "alembic.runtime.plugins"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-
     async def _main() -> None:
         await run_hub(config, stop=stop_on_signals())
 
