@@ -79,7 +79,7 @@ def hub_check(config: ConfigOption) -> None:
     from hub.config import ConfigError, load_config
 
     try:
-        loaded = load_config(config)
+        loaded = load_config(config, make_secret=False)  # a check writes nothing
     except ConfigError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc

@@ -275,8 +275,13 @@ def load_registry(path: Path | str) -> RegistryDocument:
     return load_toml_model(path, RegistryDocument)
 
 
-def load_config(path: Path | str, *, registry_ok: bool = False) -> HubConfig:
+def load_config(path: Path | str, *, registry_ok: bool = False,
+                make_secret: bool = True) -> HubConfig:
     """Read and validate a hub config; raise ConfigError naming the file and key.
+
+    Without `api.secret`, the link-signing key is read from `api.secret_file` (default
+    `hub-secret` beside the config) and, unless `make_secret` is False (a check that must
+    write nothing), made there when missing.
 
     Registry tables (`[[homes]]`, ...) left in it are an error naming the first of them,
     unless `registry_ok` (the import command, which reads them from the same file).
@@ -318,6 +323,8 @@ def load_config(path: Path | str, *, registry_ok: bool = False) -> HubConfig:
         secret_path = resolve(base, config.api.secret_file or Path("hub-secret"))
         try:
             if not secret_path.exists():
+                if not make_secret:
+                    return config
                 secret_path.touch(mode=0o600)
                 secret_path.write_text(secrets.token_hex(32))
             config.api.secret = secret_path.read_text().strip()

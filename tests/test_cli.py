@@ -33,6 +33,8 @@ def test_hub_check_accepts_the_sample(tmp_path: Path) -> None:
     result = runner.invoke(app, ["hub", "check", "--config", str(copy)])
     assert result.exit_code == 0, result.output
     assert "MQTT mqtt.care.example.org:8883" in result.output and "database sqlite" in result.output
+    # A check writes nothing: no signing key and no database appear beside the config.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["hub.toml"]
 
 
 def test_unknown_simulator_is_refused() -> None:
