@@ -45,15 +45,20 @@ class Principal:
     token_id: str | None = None  # the access token presented (logout revokes it)
     must_change_password: bool = False  # a one-time password: only a new password is served
 
+    @property
+    def sees_all(self) -> bool:
+        """True when the caller sees every home of the organisation (no scope to apply)."""
+        return self.all_homes or self.role in FLEET_ROLES
+
     def sees_site(self, site_id: str | None) -> bool:
         """Return True when the caller may see what belongs to station `site_id`."""
-        if self.all_homes or self.role in FLEET_ROLES:
+        if self.sees_all:
             return True
         return site_id is not None and site_id in self.sites
 
     def sees_home(self, home_id: str, site_id: str | None) -> bool:
         """Return True when the caller may see home `home_id` (served by `site_id`)."""
-        if self.all_homes or self.role in FLEET_ROLES:
+        if self.sees_all:
             return True
         if self.role == "family":
             return home_id in self.homes

@@ -18,7 +18,7 @@ from hub.web.auth import Principal
 
 def visible_homes(session: Session, principal: Principal) -> set[str] | None:
     """Return the ids of the homes `principal` sees; None when it sees every home."""
-    if principal.all_homes or principal.role in ("admin", "desk"):
+    if principal.sees_all:
         return None
     if principal.role == "family":
         return set(principal.homes)

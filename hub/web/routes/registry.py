@@ -28,7 +28,7 @@ from hub.registry.models import (
     SiteIn,
     SitePatch,
 )
-from hub.web.auth import FLEET_ROLES, Principal, require
+from hub.web.auth import Principal, require
 from hub.web.deps import MAX_ID, SessionDep
 
 router = APIRouter(prefix="/registry", tags=["registry"])
@@ -69,13 +69,9 @@ def page(session: Session, query: Select[Any], limit: int, offset: int) -> dict[
     return {"total": total, "items": [as_dict(r) for r in rows]}
 
 
-def fleet(principal: Principal) -> bool:
-    return principal.all_homes or principal.role in FLEET_ROLES
-
-
 def site_scope(principal: Principal) -> ColumnElement[bool]:
     """Return a WHERE clause keeping the sites `principal` sees."""
-    return true() if fleet(principal) else Site.id.in_(sorted(principal.sites))
+    return true() if principal.sees_all else Site.id.in_(sorted(principal.sites))
 
 
 def visible_site(session: Session, principal: Principal, site_id: str) -> Site:
@@ -190,7 +186,7 @@ async def set_rota(site_id: Id, body: RotaIn, _: Admin, session: SessionDep) -> 
 
 def person_scope(principal: Principal) -> ColumnElement[bool]:
     """Keep the people a caregiver may see: staff and contacts of their stations."""
-    return true() if fleet(principal) else Caregiver.site_id.in_(sorted(principal.sites))
+    return true() if principal.sees_all else Caregiver.site_id.in_(sorted(principal.sites))
 
 
 @router.get("/people")
@@ -220,7 +216,7 @@ async def create_person(body: PersonIn, _: Admin, session: SessionDep) -> dict[s
 async def get_person(person_id: Id, principal: Staff, session: SessionDep) -> dict[str, Any]:
     """Return one person."""
     row = session.get(Caregiver, person_id)
-    if row is None or not (fleet(principal) or row.site_id in principal.sites):
+    if row is None or not principal.sees_site(row.site_id):
         raise HTTPException(404, f"no person {person_id!r}")
     return as_dict(row)
 
