@@ -299,8 +299,8 @@ def registry_export_resident(
 ) -> None:
     """Export everything held about a resident and their home, readings included (JSON)."""
     import json
-    import os
 
+    from bedwatch.configfile import write_private
     from hub.data_rights import export_resident
 
     try:
@@ -311,9 +311,7 @@ def registry_export_resident(
     if output is None:
         typer.echo(text)
         return
-    fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        out.write(text)
+    write_private(output, text)
     typer.echo(f"{output}: resident {resident}", err=True)
 
 

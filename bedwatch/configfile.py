@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tomllib
 from collections.abc import Iterable
 from pathlib import Path
@@ -57,3 +58,16 @@ def load_toml_model(path: Path | str, model: type[M], *, skip_keys: Iterable[str
 def resolve(base: Path, value: Path) -> Path:
     """Return `value` resolved against the config file's folder when relative."""
     return value if value.is_absolute() else base / value
+
+
+def write_private(path: Path, data: str | bytes) -> None:
+    """Write `data` to `path`, readable by its owner only (0600), replacing what was there.
+
+    For passwords, keys and personal data: the file is never readable by others, not even
+    for a moment, and an existing file is made private too.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # an existing file keeps its mode otherwise
+    with os.fdopen(fd, "wb") as out:
+        out.write(data.encode("utf-8") if isinstance(data, str) else data)

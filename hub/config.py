@@ -16,7 +16,7 @@ from pydantic import (
     model_validator,
 )
 
-from bedwatch.configfile import ConfigError, key_path, load_toml_model, resolve
+from bedwatch.configfile import ConfigError, key_path, load_toml_model, resolve, write_private
 from hub.registry_file import REGISTRY_KEYS, RegistryDocument, RuleOverride
 
 M = TypeVar("M", bound=BaseModel)
@@ -325,8 +325,7 @@ def load_config(path: Path | str, *, registry_ok: bool = False,
             if not secret_path.exists():
                 if not make_secret:
                     return config
-                secret_path.touch(mode=0o600)
-                secret_path.write_text(secrets.token_hex(32))
+                write_private(secret_path, secrets.token_hex(32))
             config.api.secret = secret_path.read_text().strip()
         except OSError as exc:
             raise ConfigError(f"{path}: api.secret_file: cannot read {secret_path}: {exc}") from exc

@@ -7,7 +7,6 @@ arguments and prints. All three act as the broker's dynamic-security admin
 
 from __future__ import annotations
 
-import os
 import secrets
 from collections.abc import Callable
 from pathlib import Path
@@ -15,7 +14,7 @@ from typing import Any
 
 import tomli_w
 
-from bedwatch.configfile import ConfigError, resolve
+from bedwatch.configfile import ConfigError, resolve, write_private
 from hub.broker import (
     BrokerAdmin,
     BrokerCredentials,
@@ -39,12 +38,8 @@ def new_home_id() -> str:
 
 
 def write_secret(path: Path, secret: str) -> None:
-    """Write `secret` to `path`, readable by its owner only (0600), replacing what was there."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.fchmod(fd, 0o600)  # an existing file keeps its mode otherwise
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        out.write(secret + "\n")
+    """Write a password file: `secret` and a newline, readable by its owner only (0600)."""
+    write_private(path, secret + "\n")
 
 
 def admin_session(config: HubConfig, config_path: Path) -> BrokerAdmin:

@@ -7,10 +7,10 @@ Mixed into `rig.stack.Mosquitto`, whose users are made the way production makes 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from pathlib import Path
 
+from bedwatch.configfile import write_private
 from bedwatch.wire import TOPIC_ROOT
 from hub.broker import (
     BrokerAdmin,
@@ -50,9 +50,7 @@ def init_security(ctrl: str, dynsec_path: Path, password_file: Path, admin_usern
         "publishClientSend", "publishClientReceive", "subscribe", "unsubscribe")}
     dynsec_path.write_text(json.dumps(doc, indent=1))
     dynsec_path.chmod(0o600)
-    fd = os.open(password_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as out:
-        out.write(password + "\n")
+    write_private(password_file, password + "\n")
 
 
 class BrokerIdentities:
