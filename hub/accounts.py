@@ -214,8 +214,20 @@ def device_person(session: Session, token: AccessToken | None, now: float) -> Ca
     person = session.get(Caregiver, token.person_id)
     if person is None or not person.active:
         return None
-    token.last_used_at = now
+    note_use(token, now)
     return person
+
+
+# A token notes its last use at most this often: one write a minute, not one per request.
+LAST_USED_EVERY_S = 60.0
+
+
+def note_use(token: AccessToken, now: float) -> bool:
+    """Note that `token` was used now, unless noted within the last minute; return whether."""
+    if token.last_used_at is not None and now - token.last_used_at <= LAST_USED_EVERY_S:
+        return False
+    token.last_used_at = now
+    return True
 
 
 @dataclass

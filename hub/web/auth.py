@@ -97,10 +97,6 @@ def require(*roles: Role) -> Any:
     return Depends(check)
 
 
-# Integration tokens note their last use at most this often (one write per minute, not per call).
-LAST_USED_EVERY_S = 60.0
-
-
 def bearer(request: Request) -> str | None:
     """Return the token of an `Authorization: Bearer` header; None without one."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
@@ -116,8 +112,7 @@ def token_principal(session: Session, text: str, now: float) -> Principal | None
     if row is None or not row.live(now) or row.kind == "device":
         return None
     if row.kind == "integration":
-        if row.last_used_at is None or now - row.last_used_at > LAST_USED_EVERY_S:
-            row.last_used_at = now
+        if accounts.note_use(row, now):
             session.commit()
         scope = frozenset(row.sites or [])
         return Principal(id=row.id, role="integration", sites=scope, all_homes=not scope,
