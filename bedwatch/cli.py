@@ -11,11 +11,15 @@ from typing import Annotated
 
 import typer
 
+from bedwatch.i18n import both
+from dashboards.cli import app as dashboards_app
+
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 edge_app = typer.Typer(no_args_is_help=True, help="The agent that runs in the elder's home.")
 hub_app = typer.Typer(no_args_is_help=True, help="The care organisation's central service.")
 app.add_typer(edge_app, name="edge")
 app.add_typer(hub_app, name="hub")
+app.add_typer(dashboards_app, name="dashboards")  # Grafana's SDK loads inside its commands
 
 ConfigOption = Annotated[
     Path, typer.Option("--config", "-c", help="TOML config file.", exists=False, dir_okay=False)
@@ -31,8 +35,13 @@ def _logging(verbose: bool) -> None:
     # Lines that say nothing to whoever reads the log: one per HTTP request to InfluxDB (the
     # hub's writer logs failures itself, once per outage) and Alembic's set-up of its plugins
     # (its migrations still say what they do).
-    for name in ("httpx", "httpcore", "alembic.runtime.plugins"):
+    for name in ("httpx", "httpcore", "urllib3", "alembic.runtime.plugins"):
         logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def _error(exc: object) -> None:
+    """Print why a command failed: the label in Chinese and English, then the reason."""
+    typer.echo(both("error") + f": {exc}", err=True)
 
 
 @edge_app.command("run")
@@ -52,9 +61,10 @@ def edge_check(config: ConfigOption) -> None:
     try:
         loaded = load_config(config)
     except ConfigError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        _error(exc)
         raise typer.Exit(2) from exc
-    typer.echo(f"{config}: home {loaded.home}, {len(loaded.devices)} device(s)")
+    typer.echo(f"{config}: " + both("home {home}, {n} device(s)", home=loaded.home,
+                                    n=len(loaded.devices)))
     for device in loaded.devices:
         typer.echo(f"  {device.id}: {device.type}")
 
@@ -81,7 +91,7 @@ def hub_check(config: ConfigOption) -> None:
     try:
         loaded = load_config(config, make_secret=False)  # a check writes nothing
     except ConfigError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        _error(exc)
         raise typer.Exit(2) from exc
     typer.echo(
         f"{config}: MQTT {loaded.mqtt.host}:{loaded.mqtt.port}, InfluxDB {loaded.influx.url} "
@@ -91,12 +101,14 @@ def hub_check(config: ConfigOption) -> None:
     )
     findings, skipped = check_database(loaded.database.url, time.time())
     if skipped is not None:
-        typer.echo(f"warning: {skipped}")
+        typer.echo(both("warning") + f": {skipped}")
         return
     errors = [f for f in findings if f.level == "error"]
     for finding in findings:
-        typer.echo(f"{finding.level}: {finding.message}", err=finding.level == "error")
-    typer.echo(f"registry: {len(errors)} error(s), {len(findings) - len(errors)} warning(s)")
+        label = both("error") if finding.level == "error" else both("warning")
+        typer.echo(f"{label}: {finding.message}", err=finding.level == "error")
+    typer.echo(both("registry: {errors} error(s), {warnings} warning(s)", errors=len(errors),
+                    warnings=len(findings) - len(errors)))
     if errors:
         raise typer.Exit(2)
 
@@ -157,7 +169,7 @@ def _registry_errors() -> tuple[type[Exception], ...]:
 
 
 def _fail(exc: Exception) -> typer.Exit:
-    typer.echo(f"error: {exc}", err=True)
+    _error(exc)
     return typer.Exit(2)
 
 
@@ -177,7 +189,8 @@ def hub_import_registry(config: ConfigOption, file: Annotated[Path, typer.Argume
             report = import_registry(session, document)
     except _registry_errors() as exc:
         raise _fail(exc) from exc
-    typer.echo(f"{file}: imported " + ", ".join(f"{n} {k}" for k, n in report.counts.items()))
+    counts = ", ".join(f"{n} {k}" for k, n in report.counts.items())
+    typer.echo(f"{file}: " + both("imported {counts}", counts=counts))
 
 
 @registry_app.command("list")
@@ -225,7 +238,7 @@ def registry_update(kind: RecordKindArg, key: RecordId, config: ConfigOption,
             session.commit()
     except _registry_errors() as exc:
         raise _fail(exc) from exc
-    typer.echo(f"{kind} {key} updated")
+    typer.echo(both("{kind} {key} updated", kind=kind, key=key))
 
 
 @registry_app.command("deactivate")
@@ -244,7 +257,7 @@ def registry_deactivate(kind: RecordKindArg, key: RecordId, config: ConfigOption
             session.commit()
     except _registry_errors() as exc:
         raise _fail(exc) from exc
-    typer.echo(f"{kind} {key} deactivated")
+    typer.echo(both("{kind} {key} deactivated", kind=kind, key=key))
 
 
 @registry_app.command("rota")
@@ -265,7 +278,8 @@ def registry_rota(site: Annotated[str, typer.Argument(help="Site id.")], config:
             session.commit()
     except _registry_errors() as exc:
         raise _fail(exc) from exc
-    typer.echo(f"site {site}: {len(rota.shifts)} shift(s), {len(rota.overrides)} override(s)")
+    typer.echo(both("site {site}: {shifts} shift(s), {overrides} override(s)", site=site,
+                    shifts=len(rota.shifts), overrides=len(rota.overrides)))
 
 
 def _with_influx(config: Path, work):
@@ -334,7 +348,8 @@ def registry_erase_resident(
     except _registry_errors() as exc:
         raise _fail(exc) from exc
     counts = ", ".join(f"{n} {k}" for k, n in detail["erased"].items())
-    typer.echo(f"erased resident {resident} of home {detail['home']}: {counts}")
+    typer.echo(both("erased resident {resident} of home {home}: {counts}", resident=resident,
+                    home=detail["home"], counts=counts))
 
 
 # --- hub broker commands (enrol-home, revoke-home, broker identities) ---
@@ -355,7 +370,7 @@ def hub_broker_init(config: ConfigOption) -> None:
     try:
         lanes = broker_init(config)
     except _broker_errors() as exc:
-        typer.echo(f"error: {exc}", err=True)
+        _error(exc)
         raise typer.Exit(2) from exc
     for lane in lanes:
         typer.echo(f"broker user {lane.username} (client id {lane.client_id})")
@@ -409,7 +424,7 @@ def hub_enrol_home(
                             broker_port=broker_port, ca_file=ca_file, force=force,
                             register=register)
     except (*_broker_errors(), *_registry_errors()) as exc:
-        typer.echo(f"error: {exc}", err=True)
+        _error(exc)
         raise typer.Exit(2) from exc
     typer.echo(credentials.home)
 
@@ -425,9 +440,10 @@ def hub_revoke_home(
     try:
         existed = revoke(config, home)
     except _broker_errors() as exc:
-        typer.echo(f"error: {exc}", err=True)
+        _error(exc)
         raise typer.Exit(2) from exc
-    typer.echo(f"revoked {home}" if existed else f"{home} had no broker user")
+    typer.echo(both("revoked {home}", home=home) if existed
+               else both("{home} had no broker user", home=home))
 
 
 
@@ -442,13 +458,13 @@ def _accounts(config: Path):
     try:
         loaded = load_config(config)
     except ConfigError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        _error(exc)
         raise typer.Exit(2) from exc
     return make_sessionmaker(make_engine(loaded.database.url))()
 
 
 def _account_error(exc: Exception) -> typer.Exit:
-    typer.echo(f"error: {exc}", err=True)
+    _error(exc)
     return typer.Exit(1)
 
 
@@ -471,9 +487,10 @@ def hub_create_admin(
         except accounts.AccountError as exc:
             raise _account_error(exc) from exc
         session.commit()
-    typer.echo(f"created admin {user.username} ({user.id})")
-    typer.echo(f"one-time password: {password}")
-    typer.echo("log in (POST /api/auth/token) and change it (POST /api/auth/password) first")
+    typer.echo(both("created admin {username} ({id})", username=user.username, id=user.id))
+    typer.echo(both("one-time password") + f": {password}")
+    typer.echo(both("log in (POST /api/auth/token) and change it (POST /api/auth/password) "
+                    "first"))
 
 
 @hub_app.command("add-user")
@@ -499,8 +516,9 @@ def hub_add_user(
         except accounts.AccountError as exc:
             raise _account_error(exc) from exc
         session.commit()
-    typer.echo(f"created {user.role} {user.username} ({user.id})")
-    typer.echo(f"one-time password: {password}")
+    typer.echo(both("created {role} {username} ({id})", role=user.role,
+                    username=user.username, id=user.id))
+    typer.echo(both("one-time password") + f": {password}")
 
 
 @hub_app.command("list-users")
@@ -562,7 +580,8 @@ def hub_revoke_token(
             raise _account_error(LookupError(f"no token {token_id}"))
         row.revoked_at = row.revoked_at or time.time()
         session.commit()
-    typer.echo(f"revoked {token_id} ({row.kind}, {row.label})")
+    typer.echo(both("revoked {token} ({kind}, {label})", token=token_id, kind=row.kind,
+                    label=row.label))
 
 
 
@@ -617,11 +636,20 @@ def evaluate(
     days: Annotated[
         int | None, typer.Option(help="Use only this many days of each part.", min=1)
     ] = None,
+    sessions: Annotated[
+        int | None, typer.Option(help="Use only this many strip-sensor sessions of each "
+                                      "sensor kind and part.", min=1)
+    ] = None,
+    plot: Annotated[
+        Path | None, typer.Option(help="Write the summary plot here (default: beside the "
+                                       "JSON, as .png).")
+    ] = None,
 ) -> None:
-    """Score the detectors on the scenario library (tuning and held-out) and the real recording."""
+    """Score the detectors on the scenario library (tuning and held-out), across strip sensor
+    kinds and sample rates, and on the real recording."""
     from rig.eval import run_eval
 
-    run_eval(json_path=json_path, days=days)
+    run_eval(json_path=json_path, days=days, sessions=sessions, plot_path=plot)
 
 
 if __name__ == "__main__":

@@ -11,9 +11,11 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
+import orjson
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 # Text and evidence are made safe to store by one module; its names are the contract's too.
@@ -352,3 +354,136 @@ def _decode(topic: str, payload: bytes) -> tuple[str, Channel, str | None, Messa
     if isinstance(message, DeviceStatus) and message.device != device:
         raise WireError("device in payload does not match topic", code="schema")
     return home, channel, device, message  # type: ignore[return-value]
+
+
+# --- reading batches without a model per reading ------------------------------------------------
+#
+# The hub receives reading batches by the hundred thousand: building a pydantic model for each
+# reading costs more than storing it. `decode_batch` checks the common shape of a batch in plain
+# Python and hands back rows; anything it is not sure of goes through `decode` and its models,
+# so what is accepted, and why something is rejected, is exactly theirs
+# (tests/test_wire_fast.py proves it on valid and hostile input).
+
+FieldValueT = bool | int | float | str
+
+
+@dataclass(frozen=True, slots=True)
+class BatchRows:
+    """A reading batch that `ReadingBatch` accepts, as rows: each reading a dict with `device`,
+    `kind`, `t` (float) and `fields` (name -> bool, int or float, or str), as the model has it."""
+
+    agent: str
+    seq: int
+    readings: list[dict[str, Any]]
+
+    @classmethod
+    def of(cls, batch: ReadingBatch) -> BatchRows:
+        """Return the rows of a batch the model validated."""
+        return cls(batch.agent, batch.seq, [
+            {"device": r.device, "kind": r.kind, "t": r.t, "fields": dict(r.fields)}
+            for r in batch.readings])
+
+
+# Full matches: `$` in ID_PATTERN also matches before a final newline, pydantic's does not.
+_ID_FULL = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+_NAME_FULL = re.compile(r"[a-z][a-z0-9_]{0,47}")
+_BATCH_KEYS = frozenset({"v", "agent", "seq", "readings"})
+_READING_KEYS = frozenset({"device", "kind", "t", "fields"})
+# Names seen valid, so that each is matched once; bounded against a stream of new names.
+_KNOWN_LIMIT = 100_000
+_known_ids: set[str] = set()
+_known_names: set[str] = set()
+_readings_homes: dict[str, str] = {}  # readings topic -> its home
+
+
+def _known(value: object, known: set[str], pattern: re.Pattern[str]) -> bool:
+    if type(value) is not str:
+        return False
+    if value in known:
+        return True
+    if pattern.fullmatch(value) is None:
+        return False
+    if len(known) >= _KNOWN_LIMIT:
+        known.clear()
+    known.add(value)
+    return True
+
+
+def _fast_rows(home: str, payload: bytes) -> BatchRows | None:
+    """Return the batch's rows when it has the plain shape of a valid batch, else None (unsure:
+    the model decides). Never accepts what `ReadingBatch` would refuse."""
+    try:
+        raw = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        return None  # json.loads may still read it (NaN, a BOM...): the model's path says
+    if type(raw) is not dict or raw.keys() != _BATCH_KEYS:
+        return None
+    v, seq, readings = raw["v"], raw["seq"], raw["readings"]
+    if type(v) is not int or v != PROTOCOL_VERSION or raw["agent"] != home:
+        return None
+    if type(seq) is not int or not 0 <= seq <= INT64_MAX:
+        return None
+    if type(readings) is not list or not 1 <= len(readings) <= MAX_READINGS_PER_BATCH:
+        return None
+    ids, names = _known_ids, _known_names
+    if not _known(home, ids, _ID_FULL):
+        return None
+    for reading in readings:
+        if type(reading) is not dict or reading.keys() != _READING_KEYS:
+            return None
+        if not _known(reading["device"], ids, _ID_FULL) or \
+                not _known(reading["kind"], names, _NAME_FULL):
+            return None
+        t = reading["t"]
+        if type(t) is not float:
+            if type(t) is not int:
+                return None
+            reading["t"] = t = float(t)
+        if not MIN_PLAUSIBLE_T <= t <= MAX_PLAUSIBLE_T:
+            return None
+        fields = reading["fields"]
+        if type(fields) is not dict or not 1 <= len(fields) <= 64:
+            return None
+        for name, value in fields.items():
+            if name not in names and not _known(name, names, _NAME_FULL):
+                return None
+            kind = type(value)
+            # orjson gives finite floats only; strings (rare in readings) go to the model.
+            if kind is float or kind is bool:
+                continue
+            if kind is not int or not INT64_MIN <= value <= INT64_MAX:
+                return None
+    return BatchRows(home, seq, readings)
+
+
+def decode_batch(topic: str, payload: bytes) -> tuple[str, BatchRows]:
+    """Validate a reading batch; return (home, rows) or raise WireError as `decode` would.
+
+    A message on any other channel is refused with code `topic`.
+    """
+    home = _readings_homes.get(topic)
+    if home is not None:
+        channel = Channel.READINGS
+    else:
+        try:
+            home, channel, _ = parse_topic(topic)
+        except WireError:
+            raise
+        except Exception as exc:  # as in decode: nothing else escapes
+            raise WireError(f"undecodable topic: {type(exc).__name__}",
+                            code="internal") from exc
+        if channel is Channel.READINGS:
+            if len(_readings_homes) >= _KNOWN_LIMIT:
+                _readings_homes.clear()
+            _readings_homes[topic] = home
+    if channel is Channel.READINGS and len(payload) <= MAX_PAYLOAD_BYTES:
+        try:
+            rows = _fast_rows(home, payload)
+        except RecursionError:
+            rows = None
+        if rows is not None:
+            return home, rows
+    home, channel, _, message = decode(topic, payload)
+    if not isinstance(message, ReadingBatch):
+        raise WireError(f"{channel.value} is not a reading batch", code="topic")
+    return home, BatchRows.of(message)

@@ -73,6 +73,9 @@ class Agent:
         self.outbox = Outbox(config.outbox.path,
                              max_reading_messages=config.outbox.max_reading_messages,
                              max_memory_readings=config.outbox.max_memory_readings,
+                             resend_window_s=config.outbox.readings_resend_window_s,
+                             max_resend_messages=config.outbox.readings_resend_max_messages,
+                             max_resend_bytes=config.outbox.readings_resend_max_bytes,
                              wall_clock=clock)
         self.publisher = Publisher(config.home, config.mqtt, self.outbox,
                                    online_status=self._status_payload,

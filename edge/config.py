@@ -62,6 +62,21 @@ class OutboxConfig(BaseModel):
         description="Reading batches held in memory while the disk refuses writes; beyond "
                     "it the oldest are shed. Events held in memory are never shed.",
     )
+    readings_resend_window_s: float = Field(
+        120.0, ge=0, le=86_400,
+        description="Reading batches stay this long after the broker's PUBACK and are sent "
+                    "again on every reconnect, for a broker killed before it saved them. Keep "
+                    "it well above the broker's autosave_interval (30 s); 0 turns it off.",
+    )
+    readings_resend_max_messages: int = Field(
+        10_000, ge=0,
+        description="Most reading batches held for re-sending; beyond it the oldest go.",
+    )
+    readings_resend_max_bytes: int = Field(
+        16 * 2**20, ge=0,
+        description="Most bytes of reading batches held for re-sending; beyond it the "
+                    "oldest go.",
+    )
     receipt_timeout_s: float = Field(
         10.0, gt=0, le=3600,
         description="An event published without the hub's receipt within this time is sent "

@@ -48,6 +48,7 @@ class SampleBlock:
     fs: float
     samples: np.ndarray
     first_index: int = 0
+    sensor: str | None = None  # the kind of sensor the board says it carries, if it says
 
 
 @dataclass(frozen=True, slots=True)

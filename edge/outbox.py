@@ -1,14 +1,22 @@
 """The durable outbox: every message is committed to SQLite before it is published.
 
 Life-safety events go first, then other events, then status, then readings; first in, first
-out within a priority. Readings and status leave the outbox on the broker's PUBACK. An event
-stays after its PUBACK (marked sent, in memory) until the hub's receipt names its id; a sent
-event is put back in the queue by `requeue` when the receipt does not come.
+out within a priority. Status leaves the outbox on the broker's PUBACK. An event stays after
+its PUBACK (marked sent, in memory) until the hub's receipt names its id; a sent event is put
+back in the queue by `requeue` when the receipt does not come.
+
+A reading batch stays after its PUBACK too, marked `acked` on disk, for `resend_window_s`:
+a broker killed between two saves of its store forgets what it acknowledged since the last
+one, so on every reconnect `resend_held` puts the batches acknowledged within the window
+before the latest PUBACK back in the queue (same bytes: InfluxDB overwrites the same points
+identically). Held batches are bounded by count and bytes as well as time, and are the first
+reading rows shed under pressure.
 
 A disk that fails (full, read-only, I/O errors) never makes `put` raise: the row is kept in
 memory and published from there, the failure is exposed as `error`, and `retry` writes the
 rows back to SQLite once the disk works again. Only reading batches are ever shed, oldest
-first, once `max_reading_messages` wait on disk or `max_memory_readings` in memory.
+first (held ones before waiting ones), once `max_reading_messages` are on disk or
+`max_memory_readings` in memory. While the disk fails, a PUBACKed batch leaves as before.
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ import json
 import logging
 import sqlite3
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import IntEnum
@@ -74,7 +83,12 @@ CREATE INDEX IF NOT EXISTS outbox_replace ON outbox (replace_key);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
 # Added after the first release: an outbox file from an older agent is upgraded in place.
-_EVENT_ID_COLUMN = "ALTER TABLE outbox ADD COLUMN event_id TEXT"
+_ADDED_COLUMNS = {"event_id": "ALTER TABLE outbox ADD COLUMN event_id TEXT",
+                  # wall-clock time of the PUBACK of a reading batch held for re-sending
+                  "acked": "ALTER TABLE outbox ADD COLUMN acked REAL"}
+# Rows still to publish, in order, without walking the held batches.
+_WAITING_INDEX = ("CREATE INDEX IF NOT EXISTS outbox_waiting ON outbox (priority, id) "
+                  "WHERE acked IS NULL")
 
 # What a failing disk raises through sqlite3 (full, read-only, I/O error, corrupt, locked).
 _DISK_ERRORS = (sqlite3.Error, OSError)
@@ -86,11 +100,18 @@ class Outbox:
     """A SQLite-backed queue of MQTT messages, with a memory fallback for a failing disk."""
 
     def __init__(self, path: Path | str, *, max_reading_messages: int = 100_000,
-                 max_memory_readings: int = 200,
+                 max_memory_readings: int = 200, resend_window_s: float = 120.0,
+                 max_resend_messages: int = 10_000, max_resend_bytes: int = 16 * 2**20,
                  wall_clock: Callable[[], float] = time.time) -> None:
         self.path = Path(path)
         self.max_reading_messages = max_reading_messages
         self.max_memory_readings = max_memory_readings
+        self.resend_window_s = resend_window_s
+        self.max_resend_messages = max_resend_messages
+        self.max_resend_bytes = max_resend_bytes
+        # PUBACKed reading batches kept for re-sending, oldest first: row id -> (acked, bytes)
+        self._held: OrderedDict[int, tuple[float, int]] = OrderedDict()
+        self._held_bytes = 0
         self._wall = wall_clock
         self.error: str | None = None  # the disk failure in force, None when healthy
         self.disk_failures = 0  # failed write attempts since start
@@ -109,6 +130,12 @@ class Outbox:
             for row_id, event_id, topic in self._db.execute(
                     "SELECT id, event_id, topic FROM outbox WHERE event_id IS NOT NULL"):
                 self._events[event_id] = (int(row_id), topic)
+            # Held batches survive a restart of the agent: the window runs on the wall clock.
+            for row_id, acked, size in self._db.execute(
+                    "SELECT id, acked, length(payload) FROM outbox WHERE acked IS NOT NULL "
+                    "ORDER BY acked, id"):
+                self._held[int(row_id)] = (float(acked), int(size))
+                self._held_bytes += int(size)
         except sqlite3.Error as exc:
             self._db.close()
             raise OutboxUnavailable(f"cannot read the outbox {self.path}: {exc}") from exc
@@ -132,8 +159,10 @@ class Outbox:
             db.execute("PRAGMA synchronous=FULL")
             db.executescript(_SCHEMA)
             columns = {r[1] for r in db.execute("PRAGMA table_info(outbox)")}
-            if "event_id" not in columns:
-                db.execute(_EVENT_ID_COLUMN)
+            for column, alter in _ADDED_COLUMNS.items():
+                if column not in columns:
+                    db.execute(alter)
+            db.execute(_WAITING_INDEX)
             # Prove the folder takes writes now rather than at the first call.
             db.execute("INSERT INTO counters (name, value) VALUES ('opened', 1) "
                        "ON CONFLICT (name) DO UPDATE SET value = value + 1")
@@ -171,8 +200,8 @@ class Outbox:
         self.error = message
 
     def _count(self, priority: Priority) -> int:
-        (n,) = self._db.execute("SELECT count(*) FROM outbox WHERE priority = ?",
-                                (int(priority),)).fetchone()
+        (n,) = self._db.execute("SELECT count(*) FROM outbox WHERE priority = ? "
+                                "AND acked IS NULL", (int(priority),)).fetchone()
         return int(n)
 
     def _read_counter(self, name: str) -> int:
@@ -212,13 +241,30 @@ class Outbox:
         return int(cursor.lastrowid or 0)
 
     def _shed_disk_readings(self) -> int:
-        excess = self._reading_rows - self.max_reading_messages
+        """Keep reading rows on disk within `max_reading_messages`; return waiting rows shed.
+
+        Held batches go first (the broker had them), counted as `shed_resend`.
+        """
+        excess = self._reading_rows + len(self._held) - self.max_reading_messages
+        if excess <= 0:
+            return 0
+        held = list(self._held)[:excess]
+        if held:
+            self._delete_disk(held)
+            self._drop_held(held)
+            self._bump_counter("shed_resend", len(held))
+            excess -= len(held)
         if excess <= 0:
             return 0
         self._db.execute(
             "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE priority = ? "
-            "ORDER BY id LIMIT ?)", (int(Priority.READINGS), excess))
+            "AND acked IS NULL ORDER BY id LIMIT ?)", (int(Priority.READINGS), excess))
         return excess
+
+    def _drop_held(self, ids: Iterable[int]) -> None:
+        for row_id in ids:
+            _, size = self._held.pop(row_id)
+            self._held_bytes -= size
 
     # -- the queue -----------------------------------------------------------------------------
 
@@ -248,7 +294,7 @@ class Outbox:
             except Exception as exc:  # whatever the disk or driver did, the message is kept
                 self._failed(exc, "storing a message")
                 self._unsaved_counters = saved
-                self._reading_rows = self._safe_count(Priority.READINGS)
+                self._reload_held()
         self._put_memory(row, replace_key, created)
         return seq
 
@@ -326,7 +372,7 @@ class Outbox:
         except Exception as exc:  # the disk still fails: keep holding, try again later
             self._failed(exc, "writing back held messages")
             self._unsaved_counters = saved
-            self._reading_rows = self._safe_count(Priority.READINGS)
+            self._reload_held()
             return False
         self._unsaved_counters.clear()
         self._gone.clear()
@@ -362,12 +408,12 @@ class Outbox:
             if skip:
                 rows = self._db.execute(
                     "SELECT id, topic, payload, retain, priority, event_id FROM outbox "
-                    "WHERE id NOT IN (SELECT value FROM json_each(?)) "
+                    "WHERE acked IS NULL AND id NOT IN (SELECT value FROM json_each(?)) "
                     "ORDER BY priority, id LIMIT ?", (json.dumps(skip), limit)).fetchall()
             else:
                 rows = self._db.execute(
                     "SELECT id, topic, payload, retain, priority, event_id FROM outbox "
-                    "ORDER BY priority, id LIMIT ?", (limit,)).fetchall()
+                    "WHERE acked IS NULL ORDER BY priority, id LIMIT ?", (limit,)).fetchall()
         except _DISK_ERRORS as exc:
             # Reads can fail too: what memory holds is still published.
             self._failed(exc, "reading queued messages")
@@ -380,7 +426,7 @@ class Outbox:
         return out[:limit]
 
     def ack(self, ids: Iterable[int]) -> list[int]:
-        """Take the broker's PUBACK: delete readings and status, mark events sent.
+        """Take the broker's PUBACK: hold reading batches, delete status, mark events sent.
 
         Return the ids of the events now waiting for a receipt.
         """
@@ -388,8 +434,114 @@ class Outbox:
         waiting_ids = {row_id for row_id, _ in self._events.values()}
         waiting = [i for i in resolved if i in waiting_ids]
         self._sent.update(waiting)
-        self._forget([i for i in resolved if i not in waiting_ids])
+        rest = [i for i in resolved if i not in waiting_ids]
+        self._forget(rest if self.resend_window_s <= 0 else self._hold(rest))
         return waiting
+
+    def _hold(self, ids: list[int]) -> list[int]:
+        """Mark the reading batches among `ids` as held; return the ids still to forget."""
+        on_disk = [i for i in ids if i > 0 and i not in self._gone]
+        if not on_disk or self._memory or self._gone or self.error:
+            return ids  # a failing disk: PUBACK releases them, as before
+        db = self._db
+        now = self._wall()
+        saved = dict(self._unsaved_counters)
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            marks = ",".join("?" * len(on_disk))
+            held = db.execute(
+                f"UPDATE outbox SET acked = ? WHERE priority = ? AND id IN ({marks}) "
+                "RETURNING id, length(payload)", (now, int(Priority.READINGS), *on_disk)
+            ).fetchall()
+            for row_id, size in sorted(held):
+                self._held[int(row_id)] = (now, int(size))
+                self._held_bytes += int(size)
+            self._reading_rows -= len(held)
+            self._expire_held()
+            self._save_counters()
+            db.execute("COMMIT")
+        except Exception as exc:  # nothing marked: they leave on PUBACK as before
+            self._failed(exc, "holding delivered readings")
+            self._unsaved_counters = saved
+            self._reload_held()
+            self._gone.update(on_disk)  # deleted once the disk works again
+            return [i for i in ids if i not in self._gone]
+        self._unsaved_counters.clear()
+        kept = {int(r[0]) for r in held}
+        return [i for i in ids if i not in kept]
+
+    def _expire_held(self) -> None:
+        """Delete held batches past the window, then the oldest beyond the count and bytes.
+
+        The window counts back from the latest PUBACK, not from now: after an outage of any
+        length (or a clock stepped forward meanwhile) the batches the broker acknowledged
+        last before it went are still there to send again.
+        """
+        if not self._held:
+            return
+        latest = next(reversed(self._held.values()))[0]
+        old = [i for i, (acked, _) in self._held.items()
+               if acked < latest - self.resend_window_s]
+        self._drop_held(old)
+        over: list[int] = []
+        count, size = len(self._held), self._held_bytes
+        for row_id, (_, row_size) in self._held.items():
+            if count <= self.max_resend_messages and size <= self.max_resend_bytes:
+                break
+            over.append(row_id)
+            count -= 1
+            size -= row_size
+        self._drop_held(over)
+        if over:
+            self._bump_counter("shed_resend", len(over))
+        if old or over:
+            self._delete_disk(old + over)
+
+    def _reload_held(self) -> None:
+        """Read the held batches and the waiting count again after a failed transaction."""
+        self._reading_rows = self._safe_count(Priority.READINGS)
+        try:
+            rows = self._db.execute("SELECT id, acked, length(payload) FROM outbox "
+                                    "WHERE acked IS NOT NULL ORDER BY acked, id").fetchall()
+        except _DISK_ERRORS:
+            return  # the memory view stays; the next reconnect reads the disk again
+        self._held = OrderedDict((int(i), (float(a), int(n))) for i, a, n in rows)
+        self._held_bytes = sum(n for _, n in self._held.values())
+
+    def resend_held(self) -> int:
+        """Put the batches PUBACKed within the window back in the queue; return how many.
+
+        Called on every connection to the broker: one that died between two saves has lost
+        them.
+        """
+        if not self._held:
+            return 0
+        db = self._db
+        saved = dict(self._unsaved_counters)
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            self._expire_held()
+            ids = list(self._held)
+            for start in range(0, len(ids), 500):
+                chunk = ids[start:start + 500]
+                db.execute(f"UPDATE outbox SET acked = NULL WHERE id IN "
+                           f"({','.join('?' * len(chunk))})", chunk)
+            self._save_counters()
+            db.execute("COMMIT")
+        except Exception as exc:  # held on disk still: the next reconnect tries again
+            self._failed(exc, "re-queueing held readings")
+            self._unsaved_counters = saved
+            self._reload_held()
+            return 0
+        self._unsaved_counters.clear()
+        self._held.clear()
+        self._held_bytes = 0
+        self._reading_rows += len(ids)
+        return len(ids)
+
+    def held(self) -> int:
+        """Return how many reading batches are held for re-sending after their PUBACK."""
+        return len(self._held)
 
     def confirm(self, topic: str, event_ids: Iterable[str]) -> list[int]:
         """Forget events the hub has stored; return the row ids removed.
@@ -464,9 +616,10 @@ class Outbox:
         return len(self._memory)
 
     def depth(self) -> int:
-        """Return how many messages wait, events waiting for a receipt included."""
+        """Return how many messages wait, events waiting for a receipt included (held
+        reading batches not: `held`)."""
         try:
-            (n,) = self._db.execute("SELECT count(*) FROM outbox").fetchone()
+            (n,) = self._db.execute("SELECT count(*) FROM outbox WHERE acked IS NULL").fetchone()
             on_disk = int(n)
         except _DISK_ERRORS:
             on_disk = len(self._events) + self._reading_rows

@@ -1,9 +1,11 @@
 """The edge's one MQTT seam: drain the outbox to the broker at QoS 1, reconnecting forever.
 
-Readings and status leave the outbox on the broker's PUBACK. An event leaves only when the
-hub's receipt (`wire.receipts_topic`) names its id: a PUBACK means the broker has it, not
-that it is stored. An event without a receipt is sent again, same id and payload, after
-`receipt_timeout_s` (doubling up to `receipt_timeout_max_s`) and on every reconnect.
+Status leaves the outbox on the broker's PUBACK. An event leaves only when the hub's receipt
+(`wire.receipts_topic`) names its id: a PUBACK means the broker has it, not that it is
+stored. An event without a receipt is sent again, same id and payload, after
+`receipt_timeout_s` (doubling up to `receipt_timeout_max_s`) and on every reconnect. Reading
+batches PUBACKed within the outbox's resend window are sent again on every reconnect, after
+the events: a broker killed between two saves of its store has forgotten them.
 """
 
 from __future__ import annotations
@@ -44,8 +46,9 @@ class Publisher:
         self.connected = False
         self.published = 0
         self.connects = 0
-        self.counters = {"resent": 0, "receipts": 0, "receipt_ids_confirmed": 0,
-                         "receipt_ids_unknown": 0, "receipts_rejected": 0}
+        self.counters = {"resent": 0, "resent_readings": 0, "receipts": 0,
+                         "receipt_ids_confirmed": 0, "receipt_ids_unknown": 0,
+                         "receipts_rejected": 0}
         self._events_topic = wire.events_topic(home)
         self._receipts_topic = wire.receipts_topic(home)
         self._due: dict[int, float] = {}  # sent event row -> when to send it again
@@ -149,6 +152,12 @@ class Publisher:
                     if again:
                         self.counters["resent"] += again
                         log.info("re-sending %d event(s) without a receipt", again)
+                    # Queued behind every event, as readings always are.
+                    batches = self.outbox.resend_held()
+                    if batches:
+                        self.counters["resent_readings"] += batches
+                        log.info("re-sending %d reading batch(es) the broker acknowledged "
+                                 "within the last %.0f s", batches, self.outbox.resend_window_s)
                     await client.publish(wire.status_topic(self.home), self.online_status(),
                                          qos=1, retain=True)
                     listener = asyncio.create_task(self._listen(client), name="receipts")

@@ -5,6 +5,11 @@ piezo strip under the mattress (arbitrary units). A lying person adds their weig
 by breathing (0.1–0.7 Hz) and by the ballistocardiogram of each heartbeat (J-peaks, 0.7–3 Hz
 fundamental), with heart-rate variability and respiratory sinus arrhythmia. The numbers are
 typical magnitudes, not a model of one sensor.
+
+Given a strip `sensor` (a kind of `strip_sensors.SENSORS`), the strip channel is instead the
+force under the mattress (kg) seen through that sensor, in volts at its converter: then a
+lying segment may also carry `heart` (strength of the heartbeat, 1 typical, 0.3 weak, 2
+strong), `speech` (the resident talks) and `fidget` (small movements every few seconds).
 """
 
 from __future__ import annotations
@@ -13,6 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+from firmware_sim.strip_sensors import SENSORS, fidgets, speech
 
 BED_TARE_KG = 38.0  # frame and mattress, over four legs
 LEGS = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])  # (x: side, y: head→foot)
@@ -77,9 +84,18 @@ def _heartbeats(n: int, fs: float, hr: float, hrv: float, rr: float,
     return np.convolve(impulses, kernel)[:n]
 
 
+STRIP_SHARE = 0.3  # of the body's weight on the strip (under the chest)
+STRIP_BREATH_KG = 0.2
+STRIP_BEAT_KG = 0.06
+
+
 def render_bed(script: list[Segment], resident: Resident, fs: float, rng: np.random.Generator,
-               *, t0: float = 0.0) -> Recording:
-    """Render four load cells (kg) and a piezo strip (a.u.) for a script."""
+               *, t0: float = 0.0, sensor: str | None = None) -> Recording:
+    """Render four load cells (kg) and the strip for a script: a.u. by default, or the volts
+    of a strip `sensor` kind."""
+    if sensor is not None and sensor not in SENSORS:
+        raise ValueError(f"unknown strip sensor {sensor!r}; known: {', '.join(SENSORS)}")
+    forces: list[np.ndarray] = []
     parts: list[np.ndarray] = []
     truth: list[dict[str, Any]] = []
     start = 0.0
@@ -137,9 +153,25 @@ def render_bed(script: list[Segment], resident: Resident, fs: float, rng: np.ran
             beat = _heartbeats(n, fs, hr, resident.hrv, rr, rng) * present
             out[:, 4] += 1.0 * beat
             out[:, :4] += 0.02 * beat[:, None]
+        if sensor is not None:
+            # The strip's own view of the same body: its share of the weight, breathing and
+            # the heartbeat, then what the segment adds.
+            force = STRIP_SHARE * weight * body
+            if breathing:
+                force = force + STRIP_BREATH_KG * resp * present
+            if bcg:
+                force = force + STRIP_BEAT_KG * float(seg.params.get("heart", 1.0)) * beat
+            if seg.params.get("speech"):
+                force = force + speech(n, fs, rng) * present
+            if seg.params.get("fidget"):
+                force = force + fidgets(n, fs, rng) * present
         if movement:
             wander = np.cumsum(rng.standard_normal((n, 5)), axis=0) / np.sqrt(fs)
             out += movement * wander * present[:, None] * np.array([0.2, 0.2, 0.2, 0.2, 1.0])
+            if sensor is not None:
+                force = force + 0.3 * movement * wander[:, 4] * present
+                if movement > 1:  # turning over: the whole body thumps the mattress
+                    force = force + fidgets(n, fs, rng, every_s=1.0, level_kg=2.0) * present
         out += rng.standard_normal((n, 5)) * np.array([0.01, 0.01, 0.01, 0.01, 0.05])
         if seg.kind == "flat":
             out[:] = last
@@ -150,12 +182,27 @@ def render_bed(script: list[Segment], resident: Resident, fs: float, rng: np.ran
         elif seg.kind == "disconnected":
             out[:, int(seg.params.get("channel", 0))] = 0.0
         parts.append(out)
+        if sensor is not None:
+            forces.append(force)
         last = out[-1].copy()
         truth.append({"kind": seg.kind, "start": t0 + start, "end": t0 + start + n / fs,
                       "hr_bpm": hr if seg.kind in ("lying", "apnea") else None,
-                      "rr_bpm": rr if seg.kind == "lying" else None})
+                      "rr_bpm": rr if seg.kind == "lying" else None,
+                      "heart": float(seg.params.get("heart", 1.0)),
+                      "speech": bool(seg.params.get("speech", False)),
+                      "fidget": bool(seg.params.get("fidget", False))})
         start += n / fs
-    return Recording(t0, fs, np.concatenate(parts), truth)
+    samples = np.concatenate(parts)
+    if sensor is not None:
+        samples[:, 4] = SENSORS[sensor].transfer(np.concatenate(forces), fs, rng)
+        for i, seg in enumerate(script):  # faults the board shows on its strip too
+            strip_lost = seg.kind == "flat" or (seg.kind == "disconnected" and
+                                                int(seg.params.get("channel", 0)) == 4)
+            if strip_lost:
+                begin = sum(len(p) for p in parts[:i])
+                samples[begin:begin + len(parts[i]), 4] = samples[max(0, begin - 1), 4] \
+                    if seg.kind == "flat" else 0.0
+    return Recording(t0, fs, samples, truth)
 
 
 def _blob(grid: np.ndarray, r: float, c: float, h: float, w: float, kpa: float) -> None:

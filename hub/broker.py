@@ -12,6 +12,7 @@ Naming:
 |---|---|---|---|
 | hub, control lane | `mqtt.username` (or `mqtt.client_id`) | `mqtt.client_id` | `bedwatch-hub` |
 | hub, readings lane | the same + `-readings` | `mqtt.client_id` + `-readings` | `bedwatch-hub` |
+| ingest worker n ≥ 2 | the same + `-readings-<n>` | the same + `-readings-<n>` | `bedwatch-hub` |
 | a home | the home id | the home id | `home-<home id>` |
 """
 
@@ -39,6 +40,8 @@ ROOT = wire.TOPIC_ROOT
 # Suffix of the readings lane (hub/ingest.py LANES); repeated here so that this module does not
 # pull in the hub's MQTT client.
 READINGS_SUFFIX = "-readings"
+# Ingest workers share the readings as members of this shared-subscription group.
+SHARE_GROUP = "bedwatch"
 # What a home publishes (upstream) and receives (downstream), below `bw/v1/<home>/`.
 HOME_PUBLISHES = ("readings", "events", "status", "devices/+/status", "cmd/ack")
 HOME_RECEIVES = ("cmd", "receipts")
@@ -84,6 +87,9 @@ def hub_acls() -> list[dict[str, Any]]:
     return [
         acl("subscribePattern", f"{ROOT}/#"),
         acl("unsubscribePattern", f"{ROOT}/#"),
+        # The plugin checks a shared subscription by its whole filter, `$share/...` included.
+        acl("subscribePattern", f"$share/{SHARE_GROUP}/{ROOT}/#"),
+        acl("unsubscribePattern", f"$share/{SHARE_GROUP}/{ROOT}/#"),
         acl("publishClientReceive", f"{ROOT}/#"),
         acl("publishClientSend", f"{ROOT}/+/receipts"),
         acl("publishClientSend", f"{ROOT}/+/cmd"),
@@ -114,11 +120,17 @@ def check_home(home: str) -> str:
     return home
 
 
-def hub_lane_identities(client_id: str, username: str | None = None
+def readings_suffix(worker: int) -> str:
+    """Return the client-id suffix of ingest worker `worker` (1-based) on the readings lane."""
+    return READINGS_SUFFIX if worker == 1 else f"{READINGS_SUFFIX}-{worker}"
+
+
+def hub_lane_identities(client_id: str, username: str | None = None, workers: int = 1
                         ) -> list[tuple[str, str]]:
-    """Return (user, client id) of each hub lane: control, then readings."""
+    """Return (user, client id) of each hub lane: control, then readings (one per worker)."""
     user = username or client_id
-    return [(user, client_id), (user + READINGS_SUFFIX, client_id + READINGS_SUFFIX)]
+    return [(user, client_id)] + [(user + readings_suffix(n), client_id + readings_suffix(n))
+                                  for n in range(1, workers + 1)]
 
 
 class BrokerAdmin:
@@ -255,8 +267,10 @@ class BrokerAdmin:
 
 
 def ensure_hub_identity(admin: BrokerAdmin, client_id: str, password: str, *,
-                        username: str | None = None) -> list[BrokerCredentials]:
-    """Create or update the hub's role and one user per ingest lane; return their credentials.
+                        username: str | None = None, workers: int = 1
+                        ) -> list[BrokerCredentials]:
+    """Create or update the hub's role and one user per ingest lane (`workers` readings lanes);
+    return their credentials.
 
     Every lane shares `password` and the `bedwatch-hub` role; each user is bound to its lane's
     client id. Also turns the default ACL access to deny.
@@ -264,7 +278,7 @@ def ensure_hub_identity(admin: BrokerAdmin, client_id: str, password: str, *,
     admin.deny_by_default()
     admin.set_role(HUB_ROLE, hub_acls())
     out = []
-    for user, lane_id in hub_lane_identities(client_id, username):
+    for user, lane_id in hub_lane_identities(client_id, username, workers):
         _refuse_home_user(admin, user)
         credentials = BrokerCredentials(user, password, lane_id)
         admin.set_client(credentials, HUB_ROLE, textname="bedwatch hub")

@@ -59,6 +59,12 @@ class MqttSection(_Model):
                     "below the broker's max_inflight_messages (1000), or the broker stops "
                     "sending before the hub writes (docs/protocol.md, \"The readings lane\").")
 
+    ingest_workers: int = Field(
+        1, ge=1, le=32,
+        description="Processes that store readings, sharing them through the broker's shared "
+                    "subscription; each has its own broker user and client id, `-readings-<n>` "
+                    "from the second on (created by broker-init). Events stay in one process.")
+
     @model_validator(mode="after")
     def _one_password(self) -> MqttSection:
         if self.password is not None and self.password_file is not None:
@@ -231,6 +237,11 @@ class ServiceSettings(_Model):
     rules: dict[str, RuleOverride] = Field(default_factory=dict,
                                            description="Alert rules of the organisation by kind.")
     tick_s: float = Field(1.0, gt=0, le=60, description="How often timers are checked.")
+    alert_lease_s: float = Field(
+        10.0, gt=0, le=600,
+        description="How long a hub owns an alert without renewing it; when several hubs share "
+                    "one database, another takes the alert over this long after its owner "
+                    "stopped (docs/scaling.md, \"Several hubs\"). Keep it several ticks long.")
     flap_hold_s: float = Field(
         120.0, ge=0, description="A recovered device alert stays open this long before it "
                                  "resolves, so a flapping device does not page again and again.")

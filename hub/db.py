@@ -41,7 +41,8 @@ class Organisation(Base):
     name: Mapped[str] = mapped_column(String(200))
     timezone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai",
                                           server_default="Asia/Shanghai")
-    language: Mapped[str] = mapped_column(String(16), default="zh-CN", server_default="zh-CN")
+    # The language of its people's pages (`bedwatch.i18n`: zh_CN or en) unless they set one.
+    language: Mapped[str] = mapped_column(String(16), default="zh_CN", server_default="zh_CN")
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
 
 
@@ -128,6 +129,8 @@ class Caregiver(Base):
     # Family contacts and doctors belong to one home; staff to none.
     home_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     phone: Mapped[str] = mapped_column(String(40), default="", server_default="")
+    # The language of this person's pages; None: their organisation's (else zh_CN).
+    language: Mapped[str | None] = mapped_column(String(16), nullable=True)
 
 
 class RotaShift(Base):
@@ -205,6 +208,9 @@ class Alert(Base):
     ack_breached: Mapped[bool] = mapped_column(Boolean, default=False)
     arrival_breached: Mapped[bool] = mapped_column(Boolean, default=False)
     recovered_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # The hub running this alert's timers and pages while its lease lasts (hub.alerts.ownership).
+    owner: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    lease_until: Mapped[float | None] = mapped_column(Float, nullable=True)
 
     __table_args__ = (Index("alerts_group", "home", "kind", "device", "state"),)
 
@@ -226,6 +232,9 @@ class Page(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[float] = mapped_column(Float)
     sent_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # The hub delivering it and until when nobody else may (hub.alerts.ownership).
+    claimed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    claim_until: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 class Delivery(Base):
@@ -262,6 +271,46 @@ class AgentState(Base):
     outbox_depth: Mapped[int | None] = mapped_column(Integer, nullable=True)
     clock_synced: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     t: Mapped[float | None] = mapped_column(Float, nullable=True)
+    updated_at: Mapped[float] = mapped_column(Float)
+
+
+class FleetAgent(Base):
+    """The fleet's view of one home's agent, as `hub.fleet` keeps it for the desk: what the
+    retained status last said, since when that state holds, and when the hub last heard it."""
+
+    __tablename__ = "fleet_agents"
+    home: Mapped[str] = mapped_column(String(64), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16))
+    since: Mapped[float] = mapped_column(Float)  # hub time the state began
+    last_seen: Mapped[float | None] = mapped_column(Float, nullable=True)  # hub time
+    version: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    outbox_depth: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    clock_synced: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    clock_skew_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    uptime_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    degraded: Mapped[list[str]] = mapped_column(default=list, server_default="[]")
+    updated_at: Mapped[float] = mapped_column(Float)
+
+
+class FleetDevice(Base):
+    """The fleet's view of one device of a home (`hub.fleet`): last report, battery, fault,
+    and whether its agent called it silent."""
+
+    __tablename__ = "fleet_devices"
+    home: Mapped[str] = mapped_column(String(64), primary_key=True)
+    device: Mapped[str] = mapped_column(String(64), primary_key=True)
+    connected: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    last_report_at: Mapped[float | None] = mapped_column(Float, nullable=True)  # hub time
+    last_seen_edge: Mapped[float | None] = mapped_column(Float, nullable=True)  # edge clock
+    battery_pct: Mapped[float | None] = mapped_column(Float, nullable=True)
+    battery_low: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    fault_kind: Mapped[str | None] = mapped_column(String(48), nullable=True)
+    fault: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    fault_since: Mapped[float | None] = mapped_column(Float, nullable=True)
+    silent: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    silent_since: Mapped[float | None] = mapped_column(Float, nullable=True)
+    supervision_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    errors: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
     updated_at: Mapped[float] = mapped_column(Float)
 
 

@@ -83,7 +83,8 @@ def broker_init(config_path: Path | str) -> list[BrokerCredentials]:
     if password is None:
         password = new_password()
     with admin_session(config, config_path) as admin:
-        lanes = ensure_hub_identity(admin, mqtt.client_id, password, username=mqtt.username)
+        lanes = ensure_hub_identity(admin, mqtt.client_id, password, username=mqtt.username,
+                                    workers=mqtt.ingest_workers)
     if password_path is not None:
         write_secret(password_path, password)
     return lanes

@@ -93,11 +93,12 @@ class Ticket:
 
 
 class _Batch:
-    __slots__ = ("lines", "tickets")
+    __slots__ = ("durable", "lines", "tickets")
 
     def __init__(self) -> None:
         self.lines: list[str] = []
         self.tickets: list[Ticket] = []
+        self.durable = 0  # lines of messages (readings), the rest best effort
 
 
 class InfluxWriter:
@@ -110,12 +111,14 @@ class InfluxWriter:
         self._held: deque[tuple[Ticket, list[str]]] = deque()  # durable, not yet in a batch
         self._held_lines = 0
         self._in_batches = 0  # lines in batches not yet written
+        self._durable_in_batches = 0  # of which lines of messages
         self._leftover: list[_Batch] = []  # batches a stopped writer did not get written
         self._first_at: float | None = None  # when the oldest unbatched line arrived
         self._urgent = False
         self._wake = asyncio.Event()
-        self.counters = {"written": 0, "shed": 0, "rejected": 0, "write_errors": 0,
-                         "batches": 0}
+        # `readings_written`: the lines of `add_durable` among `written`.
+        self.counters = {"written": 0, "readings_written": 0, "shed": 0, "rejected": 0,
+                         "write_errors": 0, "batches": 0}
         self.reachable = False
         self.link = Link("InfluxDB", Backoff(min_s=0.5, max_s=30.0))
         self._shed_reported = False
@@ -194,6 +197,11 @@ class InfluxWriter:
         """Lines not yet written, in batches or waiting for one."""
         return self._unbatched + self._in_batches
 
+    @property
+    def pending_durable(self) -> int:
+        """Lines of messages (readings) not yet written."""
+        return self._held_lines + self._durable_in_batches
+
     def _ready(self) -> bool:
         held = self._unbatched
         if held >= self.config.batch_size:
@@ -215,6 +223,7 @@ class InfluxWriter:
                 continue
             part = lines if len(lines) <= room else lines[:room]
             batch.lines.extend(part)
+            batch.durable += len(part)
             ticket._open += 1
             batch.tickets.append(ticket)
             room -= len(part)
@@ -225,6 +234,7 @@ class InfluxWriter:
             else:
                 self._held[0] = (ticket, lines[len(part):])
         self._in_batches += len(batch.lines)
+        self._durable_in_batches += batch.durable
         if self._unbatched:
             self._first_at = time.monotonic()
         else:
@@ -245,6 +255,7 @@ class InfluxWriter:
             raise InfluxError(f"write failed ({response.status_code}): {response.text[:300]}")
         self.reachable = True
         self._in_batches -= len(batch.lines)
+        self._durable_in_batches -= batch.durable
         self.counters["batches"] += 1
         if response.status_code >= 400:
             # Bad points stay bad: InfluxDB wrote the good ones; count the rest, move on.
@@ -252,6 +263,7 @@ class InfluxWriter:
             log.error("InfluxDB rejected part of a batch: %s", response.text[:300])
         else:
             self.counters["written"] += len(batch.lines)
+            self.counters["readings_written"] += batch.durable
         for ticket in batch.tickets:
             ticket._batch_written()
 

@@ -15,6 +15,13 @@ wants PUBACKs in the order of the PUBLISHes). At `max_unacked` messages held, th
 for a write at once (`on_window_full`) and reads nothing more until some are acknowledged;
 the broker holds the rest in the hub's persistent session.
 
+The readings lane speaks MQTT through `hub.mqttlane` (many messages per read, their PUBACKs in
+one write) and decodes batches with `wire.decode_batch` straight into line protocol, handed to
+`store_lines`; without `store_lines` every message goes to the handler as a model. Several
+processes can share the readings (`readings_lane(n, of)`): each its own persistent session,
+members of the shared subscription `$share/bedwatch/bw/v1/+/readings`, which the broker serves
+round-robin; the control lane stays one session, so a home's events keep their order.
+
 Nothing stalls a lane: a message that does not decode is a counted rejection; one whose
 handling fails is retried `max_attempts` times and then handed to the dead-letter store,
 acknowledged, and the lane moves on. Only when the dead-letter store itself fails is the
@@ -25,40 +32,36 @@ reconnects to have it delivered again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import ssl
 import time
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 import aiomqtt
 
 from bedwatch import wire
 from bedwatch.connection import Backoff, Link, Recovery
-from hub.broker import READINGS_SUFFIX
+from hub.broker import READINGS_SUFFIX, SHARE_GROUP, readings_suffix
 from hub.config import MqttSection
+from hub.lineprotocol import row_lines
+from hub.mqttlane import AckWindow, LaneError, MqttSession, Pending, Publish, _Slot
 
 log = logging.getLogger(__name__)
 
-
-class Pending(Protocol):
-    """What a handler hands back for a message whose storing is still under way."""
-
-    def when_stored(self, callback: Callable[[], None]) -> None:
-        """Call `callback` once the message is stored (at once if it is)."""
-
-    def cancel(self) -> None:
-        """Stop waiting: the session that would acknowledge it is gone."""
+__all__ = ["AckWindow", "Ingest", "Lane", "Pending", "readings_lane"]
 
 
 # Returns None when the message is stored, or a Pending that says when it will be.
 Handler = Callable[[str, wire.Channel, str | None, wire.Message], Awaitable[Pending | None]]
 # (topic, payload, error, attempts) -> None; raises when the message could not be kept.
 DeadLetterSink = Callable[[str, bytes, str, int], Awaitable[None]]
+# (home, a reading batch's rows, their line-protocol lines) -> what is still being stored.
+LinesSink = Callable[[str, wire.BatchRows, list[str]], Pending | None]
 
 
 @dataclass(frozen=True)
@@ -73,57 +76,22 @@ class Lane:
 
 
 _READINGS = f"{wire.TOPIC_ROOT}/+/readings"
+SHARED_READINGS = f"$share/{SHARE_GROUP}/{_READINGS}"
 CONTROL = Lane("control", "", tuple(t for t in wire.HUB_SUBSCRIPTIONS if t != _READINGS),
                unsubscribe=(_READINGS,))
-READINGS = Lane("readings", READINGS_SUFFIX, (_READINGS,))
+READINGS = Lane("readings", READINGS_SUFFIX, (_READINGS,), unsubscribe=(SHARED_READINGS,))
 LANES = (CONTROL, READINGS)
 
 
-class _Slot:
-    __slots__ = ("mid", "pending", "settled")
+def readings_lane(worker: int, workers: int) -> Lane:
+    """Return the readings lane of ingest worker `worker` (1-based) of `workers`.
 
-    def __init__(self, mid: int) -> None:
-        self.mid = mid
-        self.settled = False
-        self.pending: Pending | None = None
-
-
-class AckWindow:
-    """The messages of one session not yet acknowledged, in the order they arrived.
-
-    A message is acknowledged once it is settled (stored, or rejected) and every message
-    before it has been acknowledged: PUBACKs leave in the order of the PUBLISHes.
+    One worker subscribes alone; several share the subscription, each with its own session.
     """
-
-    def __init__(self) -> None:
-        self._slots: deque[_Slot] = deque()
-
-    def __len__(self) -> int:
-        return len(self._slots)
-
-    def open(self, mid: int) -> _Slot:
-        """Hold the message with packet id `mid`; return its place."""
-        slot = _Slot(mid)
-        self._slots.append(slot)
-        return slot
-
-    def settle(self, slot: _Slot) -> list[int]:
-        """Mark a message settled; return the packet ids to acknowledge now, in order."""
-        slot.settled = True
-        ready: list[int] = []
-        slots = self._slots
-        while slots and slots[0].settled:
-            ready.append(slots.popleft().mid)
-        return ready
-
-    def close(self) -> int:
-        """Forget every held message (the session is gone); return how many there were."""
-        held = len(self._slots)
-        for slot in self._slots:
-            if slot.pending is not None:
-                slot.pending.cancel()
-        self._slots.clear()
-        return held
+    if workers == 1:
+        return READINGS
+    return Lane("readings", readings_suffix(worker), (SHARED_READINGS,),
+                unsubscribe=(_READINGS,))
 
 
 def tls_context(tls: bool, ca_file: Path | None) -> ssl.SSLContext | None:
@@ -139,9 +107,13 @@ class Ingest:
     def __init__(self, config: MqttSection, handler: Handler, *,
                  dead_letter: DeadLetterSink | None = None, max_attempts: int = 3,
                  retry_base_s: float = 0.2,
-                 on_window_full: Callable[[], None] | None = None) -> None:
+                 on_window_full: Callable[[], None] | None = None,
+                 store_lines: LinesSink | None = None,
+                 lanes: tuple[Lane, ...] = LANES) -> None:
         self.config = config
         self.on_window_full = on_window_full
+        self.store_lines = store_lines
+        self.lanes = lanes
         # Read once at start: a missing password file stops the hub with the key named.
         self._password = config.read_password()
         self.handler = handler
@@ -150,12 +122,12 @@ class Ingest:
         self.retry_base_s = retry_base_s
         self.counters: Counter[str] = Counter()
         self.rejected: Counter[str] = Counter()
-        self.lane_connected = {lane.name: False for lane in LANES}
+        self.lane_connected = {lane.name: False for lane in lanes}
         # Monotonic time of the last message on any lane (the watchdog's "ingest stopped").
         self.last_message_at: float | None = None
         self._clients: dict[str, aiomqtt.Client] = {}
         self.links = {lane.name: Link(f"{lane.name} lane", Backoff(min_s=0.5, max_s=30.0))
-                      for lane in LANES}
+                      for lane in lanes}
 
     @property
     def connected(self) -> bool:
@@ -193,36 +165,36 @@ class Ingest:
         self.counters["accepted"] += 1
         return message, pending
 
+    def process_batch(self, topic: str, payload: bytes) -> Pending | None:
+        """Validate one reading batch, format its lines and hand them to `store_lines`; return
+        what is still being stored (None when rejected or stored).
+
+        The same verdicts and rejection counts as `process`, without a model per reading.
+        """
+        assert self.store_lines is not None
+        self.counters["received"] += 1
+        try:
+            home, rows = wire.decode_batch(topic, payload)
+        except wire.WireError as exc:
+            self.rejected[exc.code] += 1
+            log.warning("rejected message on %s: %s", topic[:200], exc.reason)
+            return None
+        pending = self.store_lines(home, rows, row_lines(home, rows.readings))
+        self.counters["accepted"] += 1
+        return pending
+
     async def run(self, stop: asyncio.Event) -> None:
         """Keep every lane subscribed until `stop` is set."""
-        await asyncio.gather(*(self._run_lane(lane, stop) for lane in LANES))
+        await asyncio.gather(*(self._run_lane(lane, stop) for lane in self.lanes))
 
     async def _run_lane(self, lane: Lane, stop: asyncio.Event) -> None:
         link = self.links[lane.name]
+        session = self._readings_session if lane.name == READINGS.name else \
+            self._control_session
         while not stop.is_set():
             try:
-                async with self._client(lane) as client:
-                    for topic in lane.unsubscribe:
-                        await client.unsubscribe(topic)
-                    for topic in lane.subscriptions:
-                        await client.subscribe(topic, qos=1)
-                    self.lane_connected[lane.name] = True
-                    self._clients[lane.name] = client
-                    log.info("%s lane subscribed to %s:%d", lane.name, self.config.host,
-                             self.config.port)
-                    for report in link.up():
-                        if isinstance(report, Recovery):
-                            log.info("%s lane: the broker is back after %.1f s (%d failures)",
-                                     lane.name, report.outage_s, report.failures)
-                    reader = asyncio.create_task(self._read(lane, client))
-                    stopper = asyncio.create_task(stop.wait())
-                    done, _ = await asyncio.wait({reader, stopper},
-                                                 return_when=asyncio.FIRST_COMPLETED)
-                    reader.cancel()
-                    stopper.cancel()
-                    if reader in done and not reader.cancelled() and reader.exception():
-                        raise reader.exception()  # type: ignore[misc]
-            except aiomqtt.MqttError as exc:
+                await session(lane, stop)
+            except (aiomqtt.MqttError, LaneError) as exc:
                 reason = str(exc)
             else:
                 reason = "the session ended"
@@ -238,6 +210,104 @@ class Ingest:
                     "%s lane: broker connection: %s; retrying in %.1f s", lane.name, reason,
                     delay)
             await link.pause(delay, stop)
+
+    def _subscribed(self, lane: Lane, client_id: str) -> None:
+        self.lane_connected[lane.name] = True
+        log.info("%s lane subscribed to %s:%d as %s", lane.name, self.config.host,
+                 self.config.port, client_id)
+        for report in self.links[lane.name].up():
+            if isinstance(report, Recovery):
+                log.info("%s lane: the broker is back after %.1f s (%d failures)",
+                         lane.name, report.outage_s, report.failures)
+
+    @staticmethod
+    async def _until_stopped(work: Awaitable[None], stop: asyncio.Event) -> None:
+        """Run `work` until it ends (raising what it raised) or `stop` is set."""
+        reader = asyncio.ensure_future(work)
+        stopper = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait({reader, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        reader.cancel()
+        stopper.cancel()
+        if reader in done and not reader.cancelled() and reader.exception():
+            raise reader.exception()  # type: ignore[misc]
+
+    async def _control_session(self, lane: Lane, stop: asyncio.Event) -> None:
+        async with self._client(lane) as client:
+            for topic in lane.unsubscribe:
+                await client.unsubscribe(topic)
+            for topic in lane.subscriptions:
+                await client.subscribe(topic, qos=1)
+            self._clients[lane.name] = client
+            self._subscribed(lane, self.config.client_id + lane.client_suffix)
+            await self._until_stopped(self._read(lane, client), stop)
+
+    async def _readings_session(self, lane: Lane, stop: asyncio.Event) -> None:
+        cfg = self.config
+        client_id = cfg.client_id + lane.client_suffix
+        session = MqttSession(cfg.host, cfg.port, client_id=client_id,
+                              username=cfg.lane_user(lane.client_suffix),
+                              password=self._password, tls=tls_context(cfg.tls, cfg.ca_file),
+                              keepalive=30)
+        await session.open(clean_session=False)
+        try:
+            await session.unsubscribe(lane.unsubscribe)
+            await session.subscribe(lane.subscriptions, qos=1)
+            self._subscribed(lane, client_id)
+            await self._until_stopped(self._read_readings(lane, session), stop)
+        finally:
+            await session.close()
+
+    async def _read_readings(self, lane: Lane, session: MqttSession) -> None:
+        """Take messages in bulk; acknowledge each once stored, in order, within the window."""
+        window = AckWindow()
+        room = asyncio.Event()
+        room.set()
+        limit = self.config.max_unacked
+        received = f"{lane.name}_received"
+        due: list[int] = []  # packet ids to acknowledge, written together
+        loop = asyncio.get_running_loop()
+
+        def write_acks() -> None:
+            mids = due[:]
+            due.clear()
+            with contextlib.suppress(LaneError):  # gone: the broker sends them again
+                session.ack(mids)
+
+        def settle(slot: _Slot) -> None:
+            ready = window.settle(slot)
+            if ready:
+                if not due:  # one write for all settled in this turn of the loop
+                    loop.call_soon(write_acks)
+                due.extend(ready)
+            if len(window) < limit:
+                room.set()
+                session.pause(False)
+
+        try:
+            while True:
+                messages: list[Publish] = await session.receive()
+                self.last_message_at = time.monotonic()
+                for n, message in enumerate(messages, 1):
+                    if n % 256 == 0:  # a long bulk lets the control lane in now and then
+                        await asyncio.sleep(0)
+                    self.counters[received] += 1
+                    pending = await self._handle_with_retries(message.topic, message.payload,
+                                                              None)
+                    if message.qos == 0:
+                        continue
+                    _hold(window, message.mid, pending, settle)
+                    if len(window) >= limit:
+                        # Read no further; the broker keeps the rest in the session.
+                        room.clear()
+                        session.pause(True)
+                        if self.on_window_full is not None:
+                            self.on_window_full()
+                        await self._wait_for_room(room, session.wait_until_ended())
+                # Let the control lane and the writers run between bulks.
+                await asyncio.sleep(0)
+        finally:
+            # Unacknowledged messages come again with the next session.
+            window.close()
 
     async def _read(self, lane: Lane, client: aiomqtt.Client) -> None:
         window = AckWindow()
@@ -261,17 +331,12 @@ class Ingest:
                 pending = await self._handle_with_retries(message.topic.value, data, client)
                 if message.qos == 0:
                     continue
-                slot = window.open(message.mid)
-                if pending is None:
-                    settle(slot)
-                else:
-                    slot.pending = pending
-                    pending.when_stored(functools.partial(settle, slot))
+                _hold(window, message.mid, pending, settle)
                 if len(window) >= limit:
                     room.clear()
                     if self.on_window_full is not None:
                         self.on_window_full()
-                    await self._wait_for_room(room, client)
+                    await self._wait_for_room(room, client._disconnected)
                 # The iterator does not yield while messages are queued: let the other lane run.
                 await asyncio.sleep(0)
         finally:
@@ -279,28 +344,36 @@ class Ingest:
             window.close()
 
     @staticmethod
-    async def _wait_for_room(room: asyncio.Event, client: aiomqtt.Client) -> None:
+    async def _wait_for_room(room: asyncio.Event, lost: Awaitable[None]) -> None:
         """Wait until the window has room, or raise when the session is lost meanwhile."""
         async def has_room() -> None:
             await room.wait()
 
         waiter = asyncio.ensure_future(has_room())
-        lost: asyncio.Future[None] = client._disconnected
+        ended = asyncio.ensure_future(lost)
         try:
-            await asyncio.wait([waiter, lost], return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait([waiter, ended], return_when=asyncio.FIRST_COMPLETED)
         finally:
             waiter.cancel()
+            if ended is not lost:
+                ended.cancel()
         if not room.is_set():
             raise aiomqtt.MqttError("the session ended while messages awaited InfluxDB")
 
     async def _handle_with_retries(self, topic: str, data: bytes,
-                                   client: aiomqtt.Client) -> Pending | None:
+                                   client: aiomqtt.Client | None) -> Pending | None:
         """Handle one message; return what is still being stored, or None when it may be
-        acknowledged now. Raise when it can be neither stored nor kept."""
+        acknowledged now. Raise when it can be neither stored nor kept.
+
+        `client` is None on the readings lane, which sends no receipts.
+        """
         error = ""
         for attempt in range(self.max_attempts):
             try:
-                decoded, pending = await self.process(topic, data)
+                if client is None and self.store_lines is not None:
+                    decoded, pending = None, self.process_batch(topic, data)
+                else:
+                    decoded, pending = await self.process(topic, data)
             except Exception as exc:
                 self.counters["handler_errors"] += 1
                 error = f"{type(exc).__name__}: {exc}"[:2000]
@@ -309,7 +382,7 @@ class Ingest:
                 if attempt + 1 < self.max_attempts:
                     await asyncio.sleep(self.retry_base_s * 2 ** attempt)
                 continue
-            if isinstance(decoded, wire.Event):
+            if isinstance(decoded, wire.Event) and client is not None:
                 await self._receipt(client, topic, decoded)
             return pending
         await self._to_dead_letter(topic, data, error)
@@ -339,3 +412,14 @@ class Ingest:
         except aiomqtt.MqttError as exc:
             self.counters["receipt_errors"] += 1
             log.warning("receipt for %s to %s not sent: %s", event.id, home, exc)
+
+
+def _hold(window: AckWindow, mid: int, pending: Pending | None,
+          settle: Callable[[_Slot], None]) -> None:
+    """Open the message's slot in the window; settle it now, or once its batch is stored."""
+    slot = window.open(mid)
+    if pending is None:
+        settle(slot)
+    else:
+        slot.pending = pending
+        pending.when_stored(functools.partial(settle, slot))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from bedwatch import wire
 
@@ -105,3 +106,60 @@ def reading_line(home: str, reading: wire.Reading) -> str:
 def reading_lines(home: str, readings: Iterable[wire.Reading]) -> list[str]:
     """Return the lines of a home's readings, in order."""
     return [reading_line(home, reading) for reading in readings]
+
+
+# Measured values repeat (a heart rate is one of a few dozen numbers): format each once. Zero
+# is left out, as 0.0 and -0.0 are equal keys with different texts.
+_numbers: dict[float, str | None] = {}
+
+
+def _number(value: float) -> str | None:
+    text: str | None = repr(value)
+    assert text is not None
+    if text[-2:] == ".0":
+        text = text[:-2]
+    elif text[-1] in "fn":  # inf, nan: Point leaves the field out
+        text = None
+    if value:
+        if len(_numbers) >= _CACHE_LIMIT:
+            _numbers.clear()
+        _numbers[value] = text
+    return text
+
+
+def row_lines(home: str, rows: Iterable[Mapping[str, Any]]) -> list[str]:
+    """Return the lines of a home's readings given as rows (`bedwatch.wire.BatchRows`), in
+    order: the same text as `reading_line` for the same readings, without a model each."""
+    series, keys, numbers = _series, _keys, _numbers
+    out = []
+    for row in rows:
+        kind, device = row["kind"], row["device"]
+        prefix = series.get((kind, home, device))
+        if prefix is None:
+            if len(series) >= _CACHE_LIMIT:
+                series.clear()
+            prefix = series[(kind, home, device)] = series_key(
+                kind, {"home": home, "device": device})
+        values = row["fields"]
+        fields = []
+        for name in sorted(values) if len(values) > 1 else values:
+            value = values[name]
+            key = keys.get(name) or field_key(name)
+            kind_of = type(value)
+            if kind_of is float or kind_of is int:
+                value = float(value)
+                text = numbers.get(value) if value else None
+                if text is None:
+                    text = _number(value)
+                    if text is None:
+                        continue
+                fields.append(key + "=" + text)
+                continue
+            if kind_of is not bool and isinstance(value, int):
+                value = float(value)
+            text = field_value(value)
+            if text is not None:
+                fields.append(key + "=" + text)
+        if fields:
+            out.append(f"{prefix}{','.join(fields)} {round(row['t'] * 1e9)}")
+    return out

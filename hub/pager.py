@@ -1,12 +1,17 @@
 """The hub's one notification seam: apprise URLs (SMS gateways, e-mail, WeCom, DingTalk,
 Feishu, ntfy, webhooks…), one delivery attempt at a time, with the reason when it fails.
+
+Each channel gets the page text it can show (`channel_style`): SMS gateways a short text
+whose first line fits one segment; DingTalk and Feishu markdown (their apprise plugins send
+it as a markdown message and an interactive card); every other channel plain text. WeCom
+bots (`wecombot://`) get plain text: apprise's WeCom bot plugin sends text messages only.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 
 import apprise
 
@@ -18,6 +23,32 @@ class DeliveryResult:
     ok: bool
     channel: str  # the URL with secrets masked, safe to store and show
     error: str | None = None
+
+
+ChannelStyle = Literal["sms", "markdown", "plain"]
+
+# Apprise schemes of SMS gateways (apprise 2.x plugins): pages there are kept short.
+SMS_SCHEMES = frozenset({
+    "smseagle", "smseagles", "twilio", "clicksend", "sns", "d7sms", "msg91", "plivo", "sinch",
+    "vonage", "nexmo", "bulksms", "bulkvs", "burstsms", "kudosity", "clickatell", "atalk",
+    "46elks", "elks", "httpsms", "seven", "smsmgr", "smsmanager", "serwersms", "smsc",
+    "voipms", "smstunnel", "kavenegar"})
+# Apprise plugins that render markdown when asked (`body_format=markdown`).
+MARKDOWN_SCHEMES = frozenset({"dingtalk", "feishu"})
+
+
+def scheme(url: str) -> str:
+    """Return the scheme of a channel URL, lower case ("" when it has none): safe to log."""
+    name, sep, _ = url.partition("://")
+    return name.lower() if sep and name.replace("+", "").isalnum() and len(name) <= 16 else ""
+
+
+def channel_style(url: str) -> ChannelStyle:
+    """Return the page text a channel gets: `sms`, `markdown` or `plain`."""
+    name = scheme(url)
+    if name in SMS_SCHEMES:
+        return "sms"
+    return "markdown" if name in MARKDOWN_SCHEMES else "plain"
 
 
 def redact(url: str) -> str:
@@ -47,9 +78,12 @@ class ApprisePager:
         sender = apprise.Apprise()
         if not sender.add(url):
             return DeliveryResult(False, channel, "not a valid apprise URL")
+        body_format = apprise.NotifyFormat.MARKDOWN if channel_style(url) == "markdown" \
+            else apprise.NotifyFormat.TEXT
         try:
             ok = await sender.async_notify(body=body, title=title,
-                                           notify_type=apprise.NotifyType.FAILURE)
+                                           notify_type=apprise.NotifyType.FAILURE,
+                                           body_format=body_format)
         except Exception as exc:  # a plugin bug must not stop the paging of others
             log.exception("apprise raised for %s", channel)
             return DeliveryResult(False, channel, f"{type(exc).__name__}: {exc}")

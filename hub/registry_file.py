@@ -7,15 +7,25 @@ The same section models check what the registry API accepts (`hub.registry.model
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
+from bedwatch.i18n import language_tag
 from bedwatch.wire import ID_PATTERN
 from hub.channels import person_label, require_channels
 
 __all__ = ["DAYS", "REGISTRY_KEYS", "CaregiverSection", "ContactSection", "EscalationStep",
-           "HomeSection", "OverrideSection", "RegistryDocument", "ResidentSection",
+           "HomeSection", "Language", "OverrideSection", "RegistryDocument", "ResidentSection",
            "RuleOverride", "ShiftSection", "SiteSection"]
 
 
@@ -24,6 +34,9 @@ class _Model(BaseModel):
 
 
 Role = Literal["oncall", "backup", "supervisor", "family"]
+# A supported language of pages (zh_CN, en; "zh-CN" is taken as zh_CN); others are refused.
+Language = Annotated[str, StringConstraints(max_length=16), AfterValidator(language_tag)]
+LANGUAGE_HELP = "Language of this person's pages (zh_CN or en); unset: the organisation's."
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -83,6 +96,7 @@ class SiteSection(_Model):
 class FamilyContact(_Model):
     name: str = Field(description="Name of the family member.")
     notify: list[str] = Field(min_length=1, description="Apprise URLs, tried in order.")
+    language: Language | None = Field(None, description=LANGUAGE_HELP)
 
     @field_validator("notify")
     @classmethod
@@ -119,6 +133,7 @@ class CaregiverSection(_Model):
     site: str = Field(description="Site id the caregiver works for.")
     role: Role = Field("oncall", description="Role when no shift in the rota says otherwise.")
     notify: list[str] = Field(min_length=1, description="Apprise URLs, tried in order.")
+    language: Language | None = Field(None, description=LANGUAGE_HELP)
 
     @field_validator("notify")
     @classmethod
@@ -132,6 +147,7 @@ class ContactSection(_Model):
     id: str = Field(pattern=ID_PATTERN, description="Person id (unique among all people).")
     name: str = Field(description="Name shown in the audit and on the page.")
     notify: list[str] = Field(min_length=1, description="Apprise URLs, tried in order.")
+    language: Language | None = Field(None, description=LANGUAGE_HELP)
 
     @field_validator("notify")
     @classmethod

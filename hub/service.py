@@ -6,11 +6,13 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import uvicorn
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bedwatch import wire
@@ -18,8 +20,11 @@ from bedwatch.runner import stop_on_signals
 from hub.alerts import AlertEngine, Clock, SystemClock
 from hub.config import ConfigError, HubConfig, load_config
 from hub.db import AgentState, DeadLetter, EventRecord, make_engine, make_sessionmaker
+from hub.desk_points import DeskPoints
+from hub.fleet import FleetWatch
 from hub.influx import InfluxWriter, event_point, reading_point
 from hub.ingest import Ingest, Pending
+from hub.ingestworkers import IngestWorkers, ReadingsSeen, ingest_lanes
 from hub.lineprotocol import reading_lines
 from hub.migrations import MigrationError
 from hub.pager import ApprisePager, Notifier
@@ -28,6 +33,7 @@ from hub.web import WebContext, create_app
 from hub.web.deps import ChangeFeed, HubStatus
 
 log = logging.getLogger(__name__)
+_M = TypeVar("_M", bound=wire.Message)
 
 
 class _ApiServer(uvicorn.Server):
@@ -54,11 +60,25 @@ class Hub:
         self.alerts = AlertEngine(self.sessions, notifier or ApprisePager(),
                                   secret=config.api.secret, public_url=config.api.public_url,
                                   clock=self.clock, ack_link_ttl_s=config.api.ack_link_ttl_s,
-                                  config=config)
+                                  config=config, owner=config.mqtt.client_id)
+        with self.sessions() as session:
+            # A restart under the same name: deliveries the last run had in flight died with it.
+            if released := self.alerts.ownership.release_claims(session):
+                log.warning("%d page(s) in delivery when this hub stopped are due again",
+                            released)
+            session.commit()
+        self._deliveries: set[asyncio.Task[int]] = set()
         self.watchdog = Watchdog(self.alerts)
+        self.desk = DeskPoints(self.writer, self.sessions, self.clock)  # Grafana's points
+        self.fleet = FleetWatch(self.sessions, self.clock)  # the desk's fleet health, in SQL
         # Readings are acknowledged once InfluxDB has them; a full window writes at once.
         self.ingest = Ingest(config.mqtt, self.handle, dead_letter=self.store_dead_letter,
-                             on_window_full=self.writer.flush_soon)
+                             on_window_full=self.writer.flush_soon,
+                             store_lines=self.store_readings, lanes=ingest_lanes(config.mqtt))
+        # Readings stored here or by ingest workers, noted for the registry and fleet health.
+        self.readings_seen = ReadingsSeen(self._readings_seen)
+        self.workers = IngestWorkers(config, self.ingest, self.readings_seen.devices) \
+            if config.mqtt.ingest_workers > 1 else None
         self.page_wake = asyncio.Event()
         self._changed = asyncio.Event()
         self.duplicates = 0
@@ -84,11 +104,12 @@ class Hub:
                 with self.sessions() as session:
                     self._check_registered(session, home, "readings")
                     session.commit()
+            self.fleet.observe(home, message)
             return self.writer.add_durable(reading_lines(home, message.readings))
         if isinstance(message, wire.Event):
-            self._on_event(home, message)
+            self._stored_once(self._on_event, home, message)
         elif isinstance(message, wire.AgentStatus):
-            self._on_agent_status(home, message)
+            self._stored_once(self._on_agent_status, home, message)
         elif isinstance(message, wire.DeviceStatus):
             fields: dict[str, wire.FieldValue] = {"connected": message.connected}
             if message.battery_pct is not None:
@@ -100,10 +121,43 @@ class Hub:
             t = message.t if wire.plausible_time(message.t) else self.clock.now()
             self.writer.add([reading_point(home, wire.Reading(
                 device=message.device, kind="device_status", t=t, fields=fields))])
+            self.desk.device_status(home, message, t)
         elif isinstance(message, wire.CommandAck):
             log.info("%s acknowledged command %s: ok=%s %s", home, message.id, message.ok,
                      message.detail)
+        self.fleet.observe(home, message)  # after storing: it never delays a page
         return None
+
+    def store_readings(self, home: str, rows: wire.BatchRows, lines: list[str]) -> Pending:
+        """Queue a reading batch's lines for InfluxDB; return the ticket that says when it has
+        them (the message is acknowledged only then)."""
+        self.readings_seen.rows(home, rows)
+        return self.writer.add_durable(lines)
+
+    def _readings_seen(self, home: str, batch: wire.ReadingBatch) -> None:
+        if home not in self._home_checked:
+            with self.sessions() as session:
+                self._check_registered(session, home, "readings")
+                session.commit()
+        self.fleet.observe(home, batch)
+
+    def influx_figures(self) -> dict[str, int]:
+        """Return the InfluxDB writers' counters: this process's and its ingest workers'."""
+        figures = {**self.writer.counters, "pending": self.writer.pending,
+                   "pending_readings": self.writer.pending_durable}
+        if self.workers is not None:
+            for name, value in self.workers.influx_figures().items():
+                figures[name] = figures.get(name, 0) + value
+        return figures
+
+    def _stored_once(self, store: Callable[[str, _M], None], home: str, message: _M) -> None:
+        """Store a message; when another hub sharing the database stored the same row first
+        (every hub receives every event and status), run once more to see theirs."""
+        try:
+            store(home, message)
+        except IntegrityError:
+            log.info("%s from %s stored by another hub meanwhile", type(message).__name__, home)
+            store(home, message)
 
     def _on_event(self, home: str, event: wire.Event) -> None:
         now = self.clock.now()
@@ -112,7 +166,9 @@ class Hub:
                 self.duplicates += 1
                 log.info("duplicate event %s from %s ignored", event.id, home)
                 return
-            self._received_order += 1
+            # Several hubs may share the database: the order continues from what is stored.
+            self._received_order = max(self._received_order, session.scalar(
+                select(func.coalesce(func.max(EventRecord.received_order), 0))) or 0) + 1
             trusted = event.trusted_time()
             record = EventRecord(id=event.id, home=home, device=event.device, kind=event.kind,
                                  severity=event.severity.value, seq=event.seq, t=event.t,
@@ -160,7 +216,8 @@ class Hub:
     def _on_agent_status(self, home: str, status: wire.AgentStatus) -> None:
         now = self.clock.now()
         with self.sessions() as session:
-            row = session.get(AgentState, home)
+            # Locked: of hubs receiving the same status, one sees the change and pages.
+            row = session.get(AgentState, home, with_for_update=True)
             previous = row.state if row else None
             if row is None:
                 row = AgentState(home=home, state=status.state, updated_at=now)
@@ -178,6 +235,7 @@ class Hub:
                     self.alerts.on_event(session, home, kind, "agent", now, {})
                     self.page_wake.set()
             session.commit()
+        self.desk.agent_status(home, status, now)
 
     def _check_clock(self, session: Session, home: str, status: wire.AgentStatus,
                      was_synced: bool | None, now: float) -> None:
@@ -208,12 +266,28 @@ class Hub:
             self.page_wake.clear()
             try:
                 self.alerts.tick()
-                await self.alerts.process_due_pages()
-                # After the pages: a tick that raises sends no heartbeat, so outside sees it.
+                # Delivered beside the loop: a channel that hangs delays no timer and no
+                # other page (a page in delivery is claimed, so no run sends it twice).
+                task = asyncio.create_task(self._deliver_due())
+                self._deliveries.add(task)
+                task.add_done_callback(self._deliveries.discard)
+                # After the tick: a tick that raises sends no heartbeat, so outside sees it.
                 await self.watchdog.run_once(read_health(self))
                 self.notify_change()
             except Exception:
                 log.exception("paging failed; retrying")
+        if self._deliveries:  # let deliveries under way finish and record their outcome
+            await asyncio.wait(self._deliveries, timeout=self.config.pager.delivery_timeout_s)
+
+    async def _deliver_due(self) -> int:
+        try:
+            sent = await self.alerts.process_due_pages()
+        except Exception:
+            log.exception("delivering pages failed; retrying")
+            return 0
+        if sent:
+            self.notify_change()
+        return sent
 
     async def run(self, stop: asyncio.Event, *, serve_api: bool = True) -> None:
         """Serve until `stop` is set; flush the writer on the way out."""
@@ -221,7 +295,11 @@ class Hub:
             asyncio.create_task(self.ingest.run(stop), name="ingest"),
             asyncio.create_task(self.writer.run(stop), name="influx-writer"),
             asyncio.create_task(self._page_loop(stop), name="pager"),
+            asyncio.create_task(self.desk.run(stop), name="desk-points"),
+            asyncio.create_task(self.fleet.run(stop), name="fleet-health"),
         ]
+        if self.workers is not None:
+            tasks.append(asyncio.create_task(self.workers.run(stop), name="ingest-workers"))
         server: uvicorn.Server | None = None
         if serve_api:
             server = _ApiServer(uvicorn.Config(
@@ -250,7 +328,7 @@ def web_context(hub: Hub) -> WebContext:
             mqtt_connected=hub.ingest.connected, influx_reachable=hub.writer.reachable,
             uptime_s=time.monotonic() - hub.started, ingest=dict(hub.ingest.counters),
             rejected=dict(hub.ingest.rejected), duplicates=hub.duplicates,
-            influx={**hub.writer.counters, "pending": hub.writer.pending})
+            influx=hub.influx_figures())
 
     assert hub.config.api.secret is not None
     return WebContext(sessions=hub.sessions, clock=hub.clock, engine=hub.alerts,

@@ -241,7 +241,8 @@ class LocalSite:
             raise RuntimeError(f"the registry import failed:\n{importer.log_tail()}")
         self.hub = Program("hub", ["hub", "run", "--config", str(path)],
                            self.root / "hub" / "hub.log").start()
-        wait_http(f"{self.api}/healthz", program=self.hub)
+        # Generous: on a busy machine the hub's imports alone can take half a minute.
+        wait_http(f"{self.api}/healthz", timeout_s=120, program=self.hub)
         return self.hub
 
     def start_agent(self, home: HomeSpec) -> Program:

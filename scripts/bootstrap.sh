@@ -3,7 +3,8 @@
 # (used by the demo and the tests, always on loopback ports of their own) and a virtual
 # environment with the project and the given extras.
 #   scripts/bootstrap.sh [extras] [browser]   e.g. scripts/bootstrap.sh edge,hub,dev browser
-# With "browser", also Debian's Chromium, in which the tests click through the caregiver page.
+# With "browser", also Debian's Chromium, in which the tests click through the caregiver page,
+# and the Noto CJK fonts it shows the Chinese pages in.
 set -euo pipefail
 extras=${1:-edge,hub,dev}
 browser=${2:-}
@@ -15,8 +16,12 @@ say() { printf '\033[1mbootstrap:\033[0m %s\n' "$*"; }
 need_pkgs=()
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need_pkgs+=(mosquitto)
 command -v influxd >/dev/null 2>&1 || [ -x /usr/bin/influxd ] || need_pkgs+=(influxdb)
-if [ "$browser" = browser ] && ! command -v chromium >/dev/null 2>&1; then
-    need_pkgs+=(chromium)
+if [ "$browser" = browser ]; then
+    command -v chromium >/dev/null 2>&1 || need_pkgs+=(chromium)
+    # The pages are Chinese first: without a CJK font the browser tests' screenshots show boxes.
+    if ! { command -v fc-list >/dev/null 2>&1 && fc-list :lang=zh-cn | grep -q .; }; then
+        need_pkgs+=(fonts-noto-cjk)
+    fi
 fi
 PYTHON=${PYTHON:-python3}
 if ! command -v "$PYTHON" >/dev/null 2>&1; then

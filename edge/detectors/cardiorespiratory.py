@@ -6,7 +6,9 @@
   resident's own amplitude over the last minutes; `apnea` when it stays below a fraction of it
   for `apnea_s` (20 s by default) while in bed.
 - `RateAlarmDetector`: bradycardia, tachycardia, bradypnea, tachypnea from `vitals` readings,
-  each only after `persistence` windows in a row — never from one noisy window.
+  each only after `persistence` windows in a row — never from one noisy window — and each
+  rate trusted by its own quality (`heart_quality`, `breathing_quality`); once per episode,
+  however many windows inside it the estimator abstained on.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import bisect
 import math
 from collections import deque
+from dataclasses import dataclass
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -88,8 +91,10 @@ class VitalsDetector:
         fields: dict[str, bool | int | float | str] = {"quality": rates.quality}
         if rates.heart_rate_bpm is not None:
             fields["heart_rate_bpm"] = rates.heart_rate_bpm
+            fields["heart_quality"] = rates.heart_quality
         if rates.breathing_rate_bpm is not None:
             fields["breathing_rate_bpm"] = rates.breathing_rate_bpm
+            fields["breathing_quality"] = rates.breathing_quality
         if len(fields) == 1:
             return []  # movement: nothing trustworthy in this window
         return [Observation(self.config.device, "vitals", strip.t_end, fields)]
@@ -166,41 +171,84 @@ class RateAlarmConfig(BaseModel):
     tachycardia_above: float = Field(120.0, gt=0, description="Heart rate above this, bpm.")
     bradypnea_below: float = Field(8.0, gt=0, description="Breathing below this, per minute.")
     tachypnea_above: float = Field(28.0, gt=0, description="Breathing above this, per minute.")
-    persistence: int = Field(3, ge=1, description="Windows in a row before an event.")
+    persistence: int = Field(3, ge=1, description="Windows beyond a threshold in a row before "
+                                                  "an event (windows without that rate are "
+                                                  "not counted either way).")
+    recovery: int = Field(3, ge=1, description="Windows with the rate back within its "
+                                               "thresholds, in a row, that end an episode.")
+    vitals_max_age_s: float = Field(600.0, gt=0, description="A rate not measured for this "
+                                    "long is forgotten: its streak and its episode end.")
     min_quality: float = Field(0.3, ge=0, le=1, description="Ignore windows of lower quality.")
 
 
+# Which rate each alarm watches.
+_MEASURE = {"bradycardia": "heart", "tachycardia": "heart", "bradypnea": "breathing",
+            "tachypnea": "breathing"}
+
+
+@dataclass
+class _Episode:
+    """One alarm kind's evidence: windows beyond and back within, and whether it was raised."""
+
+    beyond: int = 0  # windows with the rate beyond the threshold, in a row
+    within: int = 0  # windows with the rate back within it, in a row
+    open: bool = False  # raised, and not over yet
+    seen: float | None = None  # time of the last window that measured the rate
+
+
 class RateAlarmDetector:
-    """Per-resident rate thresholds with persistence; one event per episode."""
+    """Per-resident rate thresholds with persistence; one event per episode.
+
+    A window where the estimator abstained on a rate (movement, talking, views that did not
+    agree, or too low a quality) says nothing about that rate: it neither counts towards an
+    episode nor ends one. An episode ends after `recovery` windows with the rate measured
+    back within its thresholds, or when the rate has not been measured for
+    `vitals_max_age_s` (the resident left the bed, or the sensor lost the beat for long):
+    what is measured after that is a new episode.
+    """
 
     def __init__(self, config: RateAlarmConfig | None = None) -> None:
         self.config = config or RateAlarmConfig()
-        self._streak: dict[str, int] = {}
-        self._open: set[str] = set()
+        self._episodes = {kind: _Episode() for kind in _MEASURE}
 
     def feed(self, item: DetectorInput) -> list[DetectorOutput]:
         if not isinstance(item, Observation) or item.kind != "vitals":
             return []
-        quality = item.fields.get("quality", 0)
-        if not isinstance(quality, (int, float)) or quality < self.config.min_quality:
-            return []
         cfg = self.config
-        hr = item.fields.get("heart_rate_bpm")
-        rr = item.fields.get("breathing_rate_bpm")
-        checks = {
-            "bradycardia": isinstance(hr, (int, float)) and hr < cfg.bradycardia_below,
-            "tachycardia": isinstance(hr, (int, float)) and hr > cfg.tachycardia_above,
-            "bradypnea": isinstance(rr, (int, float)) and rr < cfg.bradypnea_below,
-            "tachypnea": isinstance(rr, (int, float)) and rr > cfg.tachypnea_above,
-        }
+        # Each rate counts only with its own quality (readings without one: the window's).
+        hr = self._trusted(item, "heart_rate_bpm", "heart_quality")
+        rr = self._trusted(item, "breathing_rate_bpm", "breathing_quality")
+        measured = {"heart": hr, "breathing": rr}
+        limits = {"bradycardia": lambda v: v < cfg.bradycardia_below,
+                  "tachycardia": lambda v: v > cfg.tachycardia_above,
+                  "bradypnea": lambda v: v < cfg.bradypnea_below,
+                  "tachypnea": lambda v: v > cfg.tachypnea_above}
         out: list[DetectorOutput] = []
-        for kind, beyond in checks.items():
-            self._streak[kind] = self._streak.get(kind, 0) + 1 if beyond else 0
-            if not beyond:
-                self._open.discard(kind)
-            elif self._streak[kind] >= cfg.persistence and kind not in self._open:
-                self._open.add(kind)
+        for kind, episode in self._episodes.items():
+            if episode.seen is not None and item.t - episode.seen > cfg.vitals_max_age_s:
+                self._episodes[kind] = episode = _Episode()
+            value = measured[_MEASURE[kind]]
+            if value is None:
+                continue  # abstained on this rate: hold
+            episode.seen = item.t
+            if not limits[kind](value):
+                episode.beyond, episode.within = 0, episode.within + 1
+                if episode.within >= cfg.recovery:
+                    episode.open = False
+                continue
+            episode.beyond, episode.within = episode.beyond + 1, 0
+            if episode.beyond >= cfg.persistence and not episode.open:
+                episode.open = True
                 out.append(DeviceEvent(item.device, kind, item.t, {
                     "heart_rate_bpm": hr, "breathing_rate_bpm": rr,
-                    "windows": self._streak[kind]}, "high"))
+                    "windows": episode.beyond}, "high"))
         return out
+
+    def _trusted(self, item: Observation, rate: str, quality: str) -> float | None:
+        value = item.fields.get(rate)
+        level = item.fields.get(quality, item.fields.get("quality", 0))
+        if not isinstance(value, (int, float)) or not isinstance(level, (int, float)):
+            return None
+        if isinstance(value, bool) or value <= 0:
+            return None  # a 0 is "no value", never a measured rate
+        return float(value) if level >= self.config.min_quality else None

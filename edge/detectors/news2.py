@@ -80,14 +80,14 @@ class News2Config(BaseModel):
                                         "breathing rate.")
     cuff: str | None = Field(None, description="The blood-pressure cuff whose `bp` readings "
                                                "give the systolic pressure, if any.")
-    vitals_max_age_s: float = Field(120.0, gt=0, description="A heart or breathing rate older "
-                                    "than this is missing, not scored.")
+    vitals_max_age_s: float = Field(600.0, gt=0, description="No heart or breathing rate "
+                                    "measured for this long ends an episode and its streaks.")
     bp_max_age_s: float = Field(3600.0, gt=0, description="A systolic pressure older than "
                                 "this is missing, not scored.")
     persistence: int = Field(3, ge=1, description="Scores in a row at a level before its event "
                                                   "(and below medium before an episode ends).")
-    min_quality: float = Field(0.3, ge=0, le=1, description="Ignore vitals windows of lower "
-                                                            "quality.")
+    min_quality: float = Field(0.3, ge=0, le=1, description="Ignore a rate of lower quality "
+                                                            "(its own, else the window's).")
 
 
 def level(result: News2) -> str | None:
@@ -101,8 +101,16 @@ def level(result: News2) -> str | None:
 
 
 class News2Detector:
-    """Score each new vitals window with the latest rates and pressure; raise an episode's
-    level once it held for `persistence` scores in a row, never from one noisy window."""
+    """Score each new vitals window with its own rates and the latest pressure; raise an
+    episode's level once it held for `persistence` scores in a row, never from one noisy
+    window.
+
+    A rate the window did not measure (the estimator abstained, or its quality was too low)
+    is missing from that window's score, never carried over from an earlier window: one
+    measurement counts once. A score without a level that misses a rate holds the streaks
+    (the missing rate may be the abnormal one); only complete normal scores end an episode,
+    or `vitals_max_age_s` without any rate measured.
+    """
 
     def __init__(self, config: News2Config | None = None) -> None:
         self.config = config or News2Config()
@@ -111,6 +119,7 @@ class News2Detector:
         self._high_streak = 0
         self._low_streak = 0
         self._raised: set[str] = set()  # levels raised in the current episode
+        self._measured_at: float | None = None  # the last window with a rate in it
 
     def _keep(self, parameter: str, t: float, value: object) -> None:
         if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
@@ -131,20 +140,35 @@ class News2Detector:
             return []
         if item.kind != "vitals" or item.device != cfg.bed:
             return []
-        quality = item.fields.get("quality", 0)
-        if not isinstance(quality, (int, float)) or quality < cfg.min_quality:
+        # Each rate counts with its own quality (readings without one: the window's).
+        pulse = self._measured(item, "heart_rate_bpm", "heart_quality")
+        breathing = self._measured(item, "breathing_rate_bpm", "breathing_quality")
+        if pulse is None and breathing is None:
             return []
-        self._keep("pulse", item.t, item.fields.get("heart_rate_bpm"))
-        self._keep("respiration_rate", item.t, item.fields.get("breathing_rate_bpm"))
-        values = {"pulse": self._recent("pulse", item.t, cfg.vitals_max_age_s),
-                  "respiration_rate": self._recent("respiration_rate", item.t,
-                                                   cfg.vitals_max_age_s),
+        if self._measured_at is not None and item.t - self._measured_at > cfg.vitals_max_age_s:
+            self._forget()
+        self._measured_at = item.t
+        values = {"pulse": pulse, "respiration_rate": breathing,
                   "systolic": self._recent("systolic", item.t, cfg.bp_max_age_s)}
-        if values["pulse"] is None and values["respiration_rate"] is None:
-            return []
         result = score(respiration_rate=values["respiration_rate"], systolic=values["systolic"],
                        pulse=values["pulse"])
+        if level(result) is None and (pulse is None or breathing is None):
+            return []  # nothing abnormal in what this window measured, nor proof of normal
         return self._judge(item, result, values)
+
+    def _measured(self, item: Observation, rate: str, quality: str) -> float | None:
+        value = item.fields.get(rate)
+        trust = item.fields.get(quality, item.fields.get("quality", 0))
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
+            return None  # a 0 is "no value", never a measured rate
+        if not isinstance(trust, (int, float)) or trust < self.config.min_quality:
+            return None
+        return float(value)
+
+    def _forget(self) -> None:
+        """End the episode and its streaks: nothing was measured for too long."""
+        self._medium_streak = self._high_streak = self._low_streak = 0
+        self._raised.clear()
 
     def _judge(self, item: Observation, result: News2, values: dict[str, float | None]
                ) -> list[DetectorOutput]:

@@ -26,9 +26,18 @@ FORMAT_INT24 = 1
 FORMAT_U8 = 2
 HELLO_HEAD = struct.Struct("<BBBBHHBB")  # type, fw ×3, channels, rate ×100, format, n calib
 CALIBRATION = struct.Struct("<ff")  # scale (units per count), offset (units at count 0)
+# Optional after the calibrations (bed boards from firmware 2.2): what the strip channel is and
+# the exact rate, which the head's u16 cannot carry above 655.35 Hz.
+HELLO_SENSOR = struct.Struct("<BI")  # sensor kind, sample rate in mHz
 HEARTBEAT = struct.Struct("<IH")
 SAMPLES_HEAD = struct.Struct("<IB")  # index of the first sample, samples in this frame
 _BYTES = {FORMAT_INT24: 3, FORMAT_U8: 1}
+# The strip's sensor kinds by their code in the hello; a hello without the extension says none.
+SENSOR_KINDS = {1: "load_cell", 2: "piezo_film", 3: "fsr_strip", 4: "emfi", 5: "fibre_optic"}
+SENSOR_CODES = {name: code for code, name in SENSOR_KINDS.items()}
+# A board that names its sensor must sample the heartbeat's bursts (up to ~10 Hz, with room
+# for the anti-alias filter) and no faster than the host can keep up with.
+SENSOR_RATE_HZ = (50.0, 1000.0)
 # Re-anchor sample times when the board's count and the host clock disagree by more.
 MAX_CLOCK_SKEW_S = 1.0
 
@@ -44,6 +53,7 @@ class BoardInfo:
     sample_format: int
     scale: np.ndarray
     offset: np.ndarray
+    sensor: str | None = None  # the strip channel's kind (SENSOR_KINDS), None when not said
 
 
 def decode_hello(payload: bytes) -> BoardInfo:
@@ -58,14 +68,29 @@ def decode_hello(payload: bytes) -> BoardInfo:
     if n_cal not in (1, channels):
         raise ValueError(f"{n_cal} calibrations for {channels} channels")
     need = HELLO_HEAD.size + n_cal * CALIBRATION.size
-    if len(payload) != need:
-        raise ValueError(f"hello of {len(payload)} bytes, expected {need}")
-    cal = np.frombuffer(payload, dtype="<f4", offset=HELLO_HEAD.size).reshape(n_cal, 2)
+    if len(payload) not in (need, need + HELLO_SENSOR.size):
+        raise ValueError(f"hello of {len(payload)} bytes, expected {need} "
+                         f"or {need + HELLO_SENSOR.size} with the sensor kind")
+    sensor: str | None = None
+    rate_hz = rate / 100
+    if len(payload) > need:
+        code, rate_mhz = HELLO_SENSOR.unpack_from(payload, need)
+        if code not in SENSOR_KINDS:
+            raise ValueError(f"unknown sensor kind {code}; known: "
+                             + ", ".join(f"{c} {n}" for c, n in SENSOR_KINDS.items()))
+        sensor, rate_hz = SENSOR_KINDS[code], rate_mhz / 1000
+        low, high = SENSOR_RATE_HZ
+        if not low <= rate_hz <= high:
+            raise ValueError(f"sample rate {rate_hz:g} Hz of a {sensor} board is outside "
+                             f"{low:g}–{high:g} Hz")
+    cal = np.frombuffer(payload, dtype="<f4", offset=HELLO_HEAD.size,
+                        count=2 * n_cal).reshape(n_cal, 2)
     scale = np.broadcast_to(cal[:, 0], (channels,)).astype(np.float64)
     offset = np.broadcast_to(cal[:, 1], (channels,)).astype(np.float64)
     if not (np.all(np.isfinite(scale)) and np.all(np.isfinite(offset)) and np.all(scale != 0)):
         raise ValueError("calibration is not finite and non-zero")
-    return BoardInfo(kind, f"{major}.{minor}.{patch}", channels, rate / 100, fmt, scale, offset)
+    return BoardInfo(kind, f"{major}.{minor}.{patch}", channels, rate_hz, fmt, scale, offset,
+                     sensor)
 
 
 def encode_hello(info: BoardInfo) -> bytes:
@@ -75,9 +100,12 @@ def encode_hello(info: BoardInfo) -> bytes:
     n_cal = info.channels if per_channel else 1
     major, minor, patch = (int(p) for p in info.firmware.split("."))
     head = HELLO_HEAD.pack(info.device_type, major, minor, patch, info.channels,
-                           round(info.rate_hz * 100), info.sample_format, n_cal)
+                           min(round(info.rate_hz * 100), 0xFFFF), info.sample_format, n_cal)
     cal = np.stack([info.scale[:n_cal], info.offset[:n_cal]], axis=1).astype("<f4")
-    return head + cal.tobytes()
+    if info.sensor is None:
+        return head + cal.tobytes()
+    extension = HELLO_SENSOR.pack(SENSOR_CODES[info.sensor], round(info.rate_hz * 1000))
+    return head + cal.tobytes() + extension
 
 
 def decode_samples(payload: bytes, info: BoardInfo) -> tuple[int, np.ndarray]:
@@ -129,7 +157,9 @@ class SampledBoardDriver(SerialDriver):
         super().__init__(config, open_serial, clock)
         self.decoder = FrameDecoder()
         self.info: BoardInfo | None = None
-        self.errors.update({"sample_gaps": 0, "reanchored": 0, "before_hello": 0})
+        self.errors.update({"sample_gaps": 0, "reanchored": 0, "before_hello": 0,
+                            "hello_rejected": 0})
+        self._hello_fault: str | None = None  # why the last hello was refused, told once
         self._anchor: tuple[int, float] | None = None
         self._next_index: int | None = None
         self._summary: list[np.ndarray] = []
@@ -153,7 +183,8 @@ class SampledBoardDriver(SerialDriver):
             raise ValueError(f"calibration in the config has {len(override.scale)} channels, "
                              f"the board {info.channels}")
         return BoardInfo(info.device_type, info.firmware, info.channels, info.rate_hz,
-                         info.sample_format, np.array(override.scale), np.array(override.offset))
+                         info.sample_format, np.array(override.scale), np.array(override.offset),
+                         info.sensor)
 
     def summarise(self, t0: float, block: np.ndarray) -> list[DriverItem]:
         """Return readings that summarise about a second of samples (for dashboards)."""
@@ -176,7 +207,8 @@ class SampledBoardDriver(SerialDriver):
             self._anchor = (first, arrived_t0)
             t0 = arrived_t0
         values = counts * info.scale + info.offset
-        items: list[DriverItem] = [SampleBlock(self.device_id, t0, info.rate_hz, values, first)]
+        items: list[DriverItem] = [SampleBlock(self.device_id, t0, info.rate_hz, values, first,
+                                               info.sensor)]
         self._summary.append(values)
         if self._summary_t is None:
             self._summary_t = t0
@@ -187,16 +219,7 @@ class SampledBoardDriver(SerialDriver):
 
     def _frame(self, frame: Frame, t: float) -> list[DriverItem]:
         if frame.type == FRAME_HELLO:
-            info = self._calibrated(decode_hello(frame.payload))
-            if info.device_type != self.device_type:
-                raise ValueError(f"device type 0x{info.device_type:02x}, expected "
-                                 f"0x{self.device_type:02x}")
-            if self.info is None or (info.rate_hz, info.channels) != (self.info.rate_hz,
-                                                                      self.info.channels):
-                self._anchor, self._next_index = None, None
-            self.info = info
-            return [Observation(self.device_id, "device_info", t, {
-                "firmware": info.firmware, "channels": info.channels, "rate_hz": info.rate_hz})]
+            return self._hello(frame.payload, t)
         if frame.type == FRAME_HEARTBEAT:
             if len(frame.payload) != HEARTBEAT.size:
                 raise ValueError(f"heartbeat of {len(frame.payload)} bytes")
@@ -214,6 +237,40 @@ class SampledBoardDriver(SerialDriver):
             first, counts = decode_samples(frame.payload, self.info)
             return self._block(first, counts, t)
         raise ValueError(f"unknown frame type 0x{frame.type:02x}")
+
+    def _hello(self, payload: bytes, t: float) -> list[DriverItem]:
+        """Take the board's description; refuse one the detectors cannot use, and say why."""
+        try:
+            info = self._calibrated(decode_hello(payload))
+            if info.device_type != self.device_type:
+                raise ValueError(f"device type 0x{info.device_type:02x}, expected "
+                                 f"0x{self.device_type:02x}")
+        except ValueError as exc:
+            # Samples after a refused hello are not used: they would be timed or scaled wrong.
+            self.errors["hello_rejected"] += 1
+            self.errors["decode"] += 1  # a refused frame, like any other
+            self.info, self._anchor, self._next_index = None, None, None
+            reason = f"hello refused: {exc}"
+            log.warning("%s: %s", self.device_id, reason)
+            if reason == self._hello_fault:
+                return []  # the board repeats its hello every 10 s: told once
+            self._hello_fault = reason
+            return [DeviceEvent(self.device_id, "device_fault", t, {"reason": reason})]
+        items: list[DriverItem] = []
+        if self._hello_fault is not None:
+            self._hello_fault = None
+            items.append(DeviceEvent(self.device_id, "device_recovered", t,
+                                     {"reason": "hello accepted"}))
+        if self.info is None or (info.rate_hz, info.channels) != (self.info.rate_hz,
+                                                                  self.info.channels):
+            self._anchor, self._next_index = None, None
+        self.info = info
+        fields: dict[str, bool | int | float | str] = {
+            "firmware": info.firmware, "channels": info.channels, "rate_hz": info.rate_hz}
+        if info.sensor is not None:
+            fields["sensor"] = info.sensor
+        items.append(Observation(self.device_id, "device_info", t, fields))
+        return items
 
     def handle_bytes(self, data: bytes, t: float) -> list[DriverItem]:
         items: list[DriverItem] = []

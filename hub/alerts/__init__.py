@@ -9,6 +9,7 @@
 | `intake` | events in: open, group, recover; unknown homes, the hub's alerts, mass outages |
 | `escalation` | who is paged and when: the chain by the rota, reminders, service levels, desk |
 | `delivery` | what a page says and its links; delivery on each channel, timeouts, retries |
+| `ownership` | which hub runs an alert (a lease) and sends a page (a claim), hubs sharing a store |
 
 Sites, homes, people and the rota are read from the database rows (`hub.db`), never from the
 config file: the engine's config is the service's own settings (`ServiceSettings`).
@@ -18,13 +19,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bedwatch.kinds import AlertRule
 from hub.alerts.delivery import MAX_PAGE_ATTEMPTS, REASON_TEXT, Dispatch, Messages
 from hub.alerts.escalation import DESK_LEVEL, DOCTOR_LEVEL, Escalation
 from hub.alerts.intake import Intake
+from hub.alerts.ownership import Ownership
 from hub.alerts.records import (
     ACTIVE_STATES,
     RESOLUTIONS,
@@ -49,10 +50,12 @@ class AlertEngine:
     def __init__(self, sessions: sessionmaker[Session], notifier: Notifier, *, secret: str,
                  public_url: str, clock: Clock | None = None,
                  ack_link_ttl_s: float = 24 * 3600,
-                 config: ServiceSettings | None = None) -> None:
+                 config: ServiceSettings | None = None, owner: str = "hub") -> None:
         self.sessions = sessions
         self.clock = clock or SystemClock()
         self.config = config or ServiceSettings()
+        # `owner` names this hub among those sharing the store (its MQTT client id).
+        self.ownership = Ownership(owner, self.config.alert_lease_s)
         self.counters = {"alerts_opened": 0, "events_grouped": 0, "pages_sent": 0,
                          "delivery_failures": 0, "escalations": 0, "reminders": 0,
                          "sla_ack_breaches": 0, "sla_arrival_breaches": 0}
@@ -60,11 +63,11 @@ class AlertEngine:
         self.rules = Rules(self.config)
         self.escalation = Escalation(self.config, self.clock, self.records, self.counters)
         self.intake = Intake(self.config, self.clock, self.records, self.rules,
-                             self.escalation, self.counters)
+                             self.escalation, self.counters, self.ownership)
         self.messages = Messages(self.config, self.clock, secret=secret, public_url=public_url,
                                  ack_link_ttl_s=ack_link_ttl_s)
         self.dispatch = Dispatch(sessions, notifier, self.config, self.clock, self.records,
-                                 self.messages, self.intake, self.counters)
+                                 self.messages, self.intake, self.counters, self.ownership)
 
     @property
     def notifier(self) -> Notifier:
@@ -133,10 +136,16 @@ class AlertEngine:
     # -- timers and pages ------------------------------------------------------------------
 
     def tick(self) -> None:
-        """Escalate, remind, check service levels and settle recovered alerts that are due."""
+        """Escalate, remind, check service levels and settle recovered alerts that are due,
+        of the alerts this hub owns (renewing its leases, taking over lapsed ones first)."""
         now = self.clock.now()
         with self.sessions() as session:
-            for alert in session.scalars(select(Alert).where(Alert.state.in_(ACTIVE_STATES))):
+            self.ownership.upkeep(session, self.records, now, self.dispatch.delivering)
+            session.commit()
+        with self.sessions() as session:
+            # Row locks held to the commit: a hub taking an alert over waits for this tick.
+            for alert in session.scalars(self.ownership.due_alerts(now,
+                                                                   self.config.flap_hold_s)):
                 if alert.recovered_at is not None and \
                         now - alert.recovered_at >= self.config.flap_hold_s:
                     self.intake.auto_resolve(session, alert, now, "device back")

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from bedwatch import wire
 from bedwatch.kinds import RULES
 from hub.alerts.escalation import DESK_LEVEL, DOCTOR_LEVEL, Escalation
+from hub.alerts.ownership import Ownership
 from hub.alerts.records import ACTIVE_STATES, Clock, Records
 from hub.alerts.rules import Rules, serving_site
 from hub.config import ServiceSettings
@@ -30,8 +31,10 @@ class Intake:
     """Turn stored events into alerts, and keep the hub's own alerts."""
 
     def __init__(self, config: ServiceSettings, clock: Clock, records: Records, rules: Rules,
-                 escalation: Escalation, counters: dict[str, int]) -> None:
+                 escalation: Escalation, counters: dict[str, int],
+                 ownership: Ownership | None = None) -> None:
         self.config = config
+        self.ownership = ownership or Ownership("hub", config.alert_lease_s)
         self.clock = clock
         self.records = records
         self.rules = rules
@@ -66,6 +69,7 @@ class Intake:
                       event_count=1, data={"device": device, **(data or {})},
                       paging=rule.page, level=0)
         site = serving_site(session, home)
+        self.ownership.stamp(alert, now)  # the hub that opens an alert runs it
         if rule.page:
             self.escalation.start_timers(alert, rule, site, now)
         session.add(alert)
@@ -184,7 +188,7 @@ class Intake:
     def settle_outage(self, session: Session) -> None:
         """Resolve the mass-outage alert once every home in it is back."""
         group = self.active_hub_alert(session, "homes_offline_many")
-        if group is None:
+        if group is None or not self.ownership.owns(session, group):
             return
         still = session.scalars(select(Alert.id).where(
             Alert.kind == "agent_offline", Alert.home.in_(group.data.get("homes", [])),

@@ -6,16 +6,22 @@ step. Every record is stamped by an injected clock, so tests advance time instea
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hub import desk_points
 from hub.config import ServiceSettings
 from hub.db import Alert, AuditEntry, Home, Page, Silence
 
+log = logging.getLogger(__name__)
+
 STATES = ("open", "acknowledged", "on_site", "resolved")
+# Details of an audit entry that are safe in a log: no notes (they may name people).
+_LOGGED_DETAILS = ("from", "level", "role", "resolution", "reason", "caregiver")
 ACTIVE_STATES = ("open", "acknowledged", "on_site")
 RESOLUTIONS = ("real", "false_alarm", "test", "resolved_remotely", "auto")
 
@@ -54,10 +60,16 @@ class Records:
 
     def audit(self, session: Session, actor: str, action: str, alert: Alert,
               detail: dict[str, Any]) -> None:
-        """Add an audit entry about an alert (details that are None are left out)."""
+        """Add an audit entry about an alert (details that are None are left out), and log
+        it at INFO by ids only: the log never holds a name, an address or a note."""
+        logged = " ".join(f"{k}={detail[k]}" for k in _LOGGED_DETAILS
+                          if detail.get(k) is not None)
+        log.info("alert #%s (%s, %s) %s by %s%s", alert.id, alert.kind, alert.home or "hub",
+                 action, actor, f" ({logged})" if logged else "")
         session.add(AuditEntry(at=self.clock.now(), actor=actor, action=action,
                                alert_id=alert.id, home=alert.home,
                                detail={k: v for k, v in detail.items() if v is not None}))
+        desk_points.note_alert_change(session, alert, action, self.clock.now(), detail)
 
     def set_state(self, session: Session, alert: Alert, to: str, actor: str, now: float, *,
                   resolution: str | None = None, note: str | None = None) -> None:

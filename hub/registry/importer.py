@@ -69,6 +69,7 @@ def import_registry(session: Session, document: RegistryDocument) -> ImportRepor
             session.add(staff)
         staff.name, staff.role, staff.site_id, staff.home_id = person.name, role, site_id, None
         staff.notify, staff.active = list(person.notify), True
+        staff.language = person.language
         report.add("people")
     session.flush()
     sites = [s.id for s in document.sites]
@@ -114,13 +115,14 @@ def _import_home(session: Session, home: HomeSection) -> None:
         else:
             existing.name, existing.site_id, existing.role = row_.name, row_.site_id, row_.role
             existing.notify, existing.home_id, existing.active = row_.notify, home.id, True
+            existing.language = row_.language
 
 
 def home_contacts(home: HomeSection) -> list[Caregiver]:
     """Return the rows of a home's family contacts and doctor (paged for that home only)."""
     rows = [Caregiver(id=f"fam-{home.id}-{i + 1}", name=contact.name, site_id=home.site,
                       role="family", notify=list(contact.notify), active=True,
-                      home_id=home.id, phone="")
+                      home_id=home.id, phone="", language=contact.language)
             for i, contact in enumerate(home.resident.family)]
     if home.resident.doctor_notify:
         rows.append(Caregiver(id=f"doc-{home.id}", name=f"Doctor of {home.resident.name}",

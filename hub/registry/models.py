@@ -25,7 +25,9 @@ from bedwatch.wire import ID_PATTERN
 from hub.channels import person_label, require_channels
 from hub.registry_file import (
     DAYS,
+    LANGUAGE_HELP,
     EscalationStep,
+    Language,
     RuleOverride,
     SiteSection,
 )
@@ -58,8 +60,8 @@ class OrganisationIn(_In):
     id: str = Field(pattern=ID_PATTERN, description="Organisation id.")
     name: str = Field(min_length=1, max_length=200, description="Name of the organisation.")
     timezone: str = Field("Asia/Shanghai", max_length=64, description="Local time zone.")
-    language: str = Field("zh-CN", pattern=r"^[a-z]{2}(-[A-Z]{2})?$",
-                          description="Language of its messages (BCP 47, e.g. zh-CN).")
+    language: Language = Field("zh_CN", description="Language of its people's pages: zh_CN "
+                                                    "(Simplified Chinese) or en.")
 
     _tz = field_validator("timezone")(_zone)
 
@@ -144,6 +146,7 @@ class PersonIn(_In):
     notify: list[ChannelUrl] = Field(min_length=1, max_length=10,
                                      description="Apprise URLs, tried in order.")
     phone: str = Field("", max_length=40, description="Phone number.")
+    language: Language | None = Field(None, description=LANGUAGE_HELP)
 
     @field_validator("notify")
     @classmethod

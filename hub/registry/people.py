@@ -11,10 +11,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from hub.db import Caregiver, Home, RotaOverride, RotaShift, Site
+from bedwatch.i18n import pick_language
+from hub.db import Caregiver, Home, Organisation, RotaOverride, RotaShift, Site
 from hub.registry.access import ORG_SITE_ID
 from hub.registry.models import (
     HOME_ROLES,
@@ -65,7 +66,8 @@ def create_person(session: Session, data: PersonIn) -> Caregiver:
         raise Conflict(f"person {person_id!r} exists")
     site_id, home_id = _person_place(session, data)
     row = Caregiver(id=person_id, name=data.name, role=data.role, site_id=site_id,
-                    home_id=home_id, notify=list(data.notify), phone=data.phone, active=True)
+                    home_id=home_id, notify=list(data.notify), phone=data.phone,
+                    language=data.language, active=True)
     session.add(row)
     session.flush()
     return row
@@ -76,7 +78,7 @@ def person_document(row: Caregiver) -> dict[str, Any]:
     staff = row.role in SITE_ROLES
     return {"id": row.id, "name": row.name, "role": row.role,
             "site": row.site_id if staff else None, "home": row.home_id,
-            "notify": row.notify, "phone": row.phone}
+            "notify": row.notify, "phone": row.phone, "language": row.language}
 
 
 def update_person(session: Session, person_id: str,
@@ -90,9 +92,25 @@ def update_person(session: Session, person_id: str,
     row.site_id, row.home_id = _person_place(session, data)
     row.name, row.role, row.notify, row.phone = data.name, data.role, list(data.notify), \
         data.phone
+    row.language = data.language
     row.active = True
     session.flush()
     return row
+
+
+def person_language(session: Session, person: Caregiver) -> str:
+    """Return the language of a person's pages: their own, else their organisation's, else
+    zh_CN. The desk and technicians belong to the organisation when there is just one."""
+    if person.language:
+        return pick_language(person.language)
+    site = session.get(Site, person.site_id)
+    org_id = site.organisation_id if site else None
+    if org_id is None:
+        orgs = session.scalars(select(Organisation.id).where(Organisation.active)
+                               .limit(2)).all()
+        org_id = orgs[0] if len(orgs) == 1 else None
+    organisation = session.get(Organisation, org_id) if org_id else None
+    return pick_language(organisation.language if organisation else None)
 
 
 def deactivate_person(session: Session, person_id: str) -> Caregiver:

@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from hub.accounts import Throttle
 from hub.web.auth import make_resolver
 from hub.web.deps import LinkProblem, WebContext
+from hub.web.docs import install_docs
 from hub.web.limits import install_limits
 from hub.web.responses import CleanJSONResponse, validation_problem
 from hub.web.routes import (
@@ -22,6 +23,7 @@ from hub.web.routes import (
     caregiver,
     dead_letters,
     events,
+    fleet,
     health,
     homes,
     links,
@@ -38,7 +40,9 @@ __all__ = ["WebContext", "create_app"]
 
 def create_app(context: WebContext) -> FastAPI:
     """Return the hub's web app, serving what `context` gives it."""
-    app = FastAPI(title="bedwatch hub", version="0.1.0", default_response_class=CleanJSONResponse)
+    app = FastAPI(title="bedwatch hub", version="0.1.0", default_response_class=CleanJSONResponse,
+                  docs_url=None, redoc_url=None)
+    install_docs(app)  # Swagger UI and ReDoc from local files, public like /openapi.json
     app.state.context = context
     install_limits(app)  # bounded requests; an internal failure is a bare, counted 500
     # Logins: every /api route declares its roles (hub.web.auth.require); pages use links.
@@ -51,7 +55,7 @@ def create_app(context: WebContext) -> FastAPI:
     app.add_exception_handler(RequestValidationError, validation_problem)
     api = APIRouter(prefix="/api")
     for module in (auth, users, alerts, events, homes, silences, audit, stats, dead_letters,
-                   registry, registry_homes, registry_rights):
+                   registry, registry_homes, registry_rights, fleet):
         api.include_router(module.router)
     app.include_router(api)
     for module in (health, ack, links):

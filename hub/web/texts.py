@@ -1,95 +1,134 @@
-"""What caregivers and family read on the hub's own pages: Simplified Chinese first, English
-beside. All in one table, so that a gettext catalogue can take it over whole.
+"""What caregivers and family read on the hub's own pages, from the `web` gettext catalogue.
+
+Msgids are the English text (`bedwatch/locale/<lang>/LC_MESSAGES/web.po`). The small pages
+show the reader's language first and the other beside it, so a phone handed to a colleague
+still reads; the caregiver's page shows one language with a switch to the other.
 """
 
 from __future__ import annotations
 
 import html
+from collections.abc import Callable, Mapping
 
-# key: (Simplified Chinese, English); `{name}` fields are filled by `text(...)`.
-TEXTS: dict[str, tuple[str, str]] = {
-    "product": ("床位守护", "bedwatch"),
-    # Why a link or a login cannot be served.
-    "expired": ("此链接已过期。", "This link has expired."),
-    "invalid": ("此链接无效或已损坏。", "This link is not valid or was damaged."),
-    "not_page_link": ("这是确认链接，不是“我的告警”页面链接。",
-                      "This link acknowledges one alert; it is not the link to your page."),
-    "not_ack_link": ("这是“我的告警”页面链接，不是确认链接。",
-                     "This is the link to your page, not an acknowledge link."),
-    "person_gone": ("此链接的人员已不在登记名单中。",
-                    "The person of this link is no longer registered."),
-    "device_ended": ("此手机上的登录已结束（已撤销或已过期）。",
-                     "The login on this phone has ended (revoked or expired)."),
-    "no_login": ("此手机尚未登录。请打开您收到的最新告警消息中的链接。",
-                 "This phone is not logged in. Open the link in the latest alert message "
-                 "you received."),
-    "no_alert": ("没有此告警。", "There is no such alert."),
-    "not_allowed": ("您无权对此告警执行此操作。", "You may not do this for this alert."),
-    # The link-problem page.
-    "problem_title": ("无法打开", "Cannot open this page"),
-    "alert_state": ("告警 #{id}（{what}）当前状态：{state}",
-                    "Alert #{id} ({what}) is now: {state}"),
-    "fresh_link_hint": ("点击下面的按钮，我们会把新链接发送到您登记的联系方式。",
-                        "Press the button and a fresh link is sent to your registered "
-                        "channels."),
-    "fresh_link_button": ("给我发送新链接", "Send me a fresh link"),
-    "fresh_link_sent": ("如果此链接属于一位登记人员，新的链接已发送到其登记的联系方式。"
-                        "请查看您的消息。",
-                        "If this link belonged to a registered person, a fresh link is on its "
-                        "way to their registered channels. Check your messages."),
-    "fresh_link_title": ("新链接", "A fresh link"),
-    "fresh_link_message": ("这是您的新链接：{link}", "Here is your fresh link: {link}"),
-    # The acknowledge page.
-    "ack_button": ("我来处理 — 确认", "I am taking it — acknowledge"),
-    "acked": ("已确认。呼叫已停止；请立即前往。",
-              "Acknowledged. Paging has stopped; please go now."),
-    "already": ("已由 {by} 处理（{state}）。", "Already {state} by {by}."),
-    "alert_heading": ("告警 #{id}，状态：{state}", "Alert #{id}, state: {state}"),
-    # Keeping a login on the phone.
-    "keep_login": ("在此手机上保持登录", "Keep me logged in on this phone"),
-    "keep_login_hint": ("保持登录后，链接过期也能打开您的页面。管理员可随时结束此登录。",
-                        "Your page then opens after the links expire. An administrator can "
-                        "end this login at any time."),
-    "forget_phone": ("退出此手机", "Log out of this phone"),
-    "logged_out": ("此手机已退出登录。", "This phone is logged out."),
-    # The login page.
-    "login_title": ("登录", "Log in"),
-    "username": ("用户名", "User name"),
-    "password": ("密码", "Password"),
-    "login_button": ("登录", "Log in"),
-    "login_failed": ("用户名或密码错误。", "Wrong user name or password."),
-    "login_limited": ("尝试次数过多，请 {s} 秒后再试。", "Too many attempts; try again in {s} s."),
-    "login_not_caregiver": ("此页面供护理人员和家属使用。",
-                            "This page is for caregivers and family."),
-    "must_change": ("请先通过 API 修改一次性密码。",
-                    "Change your one-time password first (through the API)."),
-    # Alert states.
-    "state_open": ("待处理", "open"),
-    "state_acknowledged": ("已确认", "acknowledged"),
-    "state_on_site": ("已到场", "on site"),
-    "state_resolved": ("已关闭", "resolved"),
+from fastapi import Request
+from sqlalchemy.orm import Session
+
+from bedwatch.i18n import N_, normalise, other_language, pick_language, translator
+from hub.db import Caregiver, Organisation, Site
+
+DOMAIN = "web"
+# The language a reader chose with the page's switch; it outranks every other hint.
+LANG_COOKIE = "bw_lang"
+
+# Why a link or a login cannot be served (`LinkProblem.reason`), in words.
+REASONS: dict[str, str] = {
+    "expired": N_("This link has expired."),
+    "invalid": N_("This link is not valid or was damaged."),
+    "not_page_link": N_("This link acknowledges one alert; it is not the link to your page."),
+    "not_ack_link": N_("This is the link to your page, not an acknowledge link."),
+    "person_gone": N_("The person of this link is no longer registered."),
+    "device_ended": N_("The login on this phone has ended (revoked or expired)."),
+    "no_login": N_("This phone is not logged in. Open the link in the latest alert message "
+                   "you received."),
+    "no_alert": N_("There is no such alert."),
+    "not_allowed": N_("You may not do this for this alert."),
+}
+
+STATES: dict[str, str] = {
+    "open": N_("open"),
+    "acknowledged": N_("acknowledged"),
+    "on_site": N_("on site"),
+    "resolved": N_("resolved"),
 }
 
 
-def text(key: str, **fields: object) -> tuple[str, str]:
-    """Return the Chinese and English text of `key`, with its fields filled."""
-    zh, en = TEXTS[key]
-    return zh.format(**fields), en.format(**fields)
+def translate(msgid: str, lang: str, **fields: object) -> str:
+    """Return `msgid` in `lang` with its fields filled."""
+    text = translator(lang, DOMAIN).gettext(msgid)
+    return text.format(**fields) if fields else text
 
 
-def both(key: str, **fields: object) -> str:
-    """Return `key` as HTML: the Chinese text, then the English one beside it (escaped)."""
-    zh, en = text(key, **{k: html.escape(str(v)) for k, v in fields.items()})
-    return f'<span lang="zh-CN">{zh}</span> <span lang="en" class="en">{en}</span>'
+def web(lang: str) -> Callable[..., str]:
+    """Return `_` for `lang`: `_("Heart rate {bpm}", bpm=132)` is the text in `lang`, filled.
+
+    Written as `_ = web(lang)` so that extraction finds every `_("...")` of the module.
+    """
+    def _(msgid: str, **fields: object) -> str:
+        return translate(msgid, lang, **fields)
+
+    return _
 
 
-def plain(key: str, **fields: object) -> str:
-    """Return `key` as plain text for messages: Chinese, then English."""
-    zh, en = text(key, **fields)
-    return f"{zh}\n{en}"
+def html_lang(lang: str) -> str:
+    """Return the BCP 47 tag of a language for `<html lang>`: zh-CN or en."""
+    return "zh-CN" if (normalise(lang) or "zh_CN") == "zh_CN" else "en"
 
 
-def state_text(state: str) -> str:
+def both(msgid: str, lang: str = "zh_CN", **fields: object) -> str:
+    """Return a text as HTML: in the reader's language, then (smaller) in the other one.
+
+    Fields are escaped; the texts themselves come from the catalogue.
+    """
+    return both_each(msgid, lang, lambda _: fields)
+
+
+def both_each(msgid: str, lang: str,
+              fields: Callable[[str], Mapping[str, object]]) -> str:
+    """Return a text as HTML in both languages, its fields given per language by `fields`."""
+    first, second = lang, other_language(lang)
+    one = translate(msgid, first, **{k: html.escape(str(v)) for k, v in fields(first).items()})
+    two = translate(msgid, second,
+                    **{k: html.escape(str(v)) for k, v in fields(second).items()})
+    if one == two:
+        return f'<span lang="{html_lang(first)}">{one}</span>'
+    return (f'<span lang="{html_lang(first)}">{one}</span> '
+            f'<span lang="{html_lang(second)}" class="en">{two}</span>')
+
+
+def plain(msgid: str, lang: str = "zh_CN", **fields: object) -> str:
+    """Return a text for a message: the reader's language, then the other on its own line."""
+    one = translate(msgid, lang, **fields)
+    two = translate(msgid, other_language(lang), **fields)
+    return one if one == two else f"{one}\n{two}"
+
+
+def reason_html(reason: str, lang: str) -> str:
+    """Return why a link cannot be served, as HTML in both languages."""
+    msgid = REASONS.get(reason)
+    return both(msgid, lang) if msgid else html.escape(reason)
+
+
+def state_word(state: str, lang: str) -> str:
+    """Return an alert state in one language (plain text)."""
+    msgid = STATES.get(state)
+    return translate(msgid, lang) if msgid else state
+
+
+def state_text(state: str, lang: str = "zh_CN") -> str:
     """Return an alert state as HTML in both languages."""
-    key = f"state_{state}"
-    return both(key) if key in TEXTS else html.escape(state)
+    msgid = STATES.get(state)
+    return both(msgid, lang) if msgid else html.escape(state)
+
+
+def organisation_language(person: Caregiver | None, session: Session | None) -> str | None:
+    """Return the language of the organisation that runs the person's site, if known."""
+    if person is None or session is None:
+        return None
+    site = session.get(Site, person.site_id)
+    organisation = session.get(Organisation, site.organisation_id) \
+        if site is not None and site.organisation_id else None
+    return organisation.language if organisation is not None else None
+
+
+def page_language(request: Request, person: Caregiver | None = None,
+                  session: Session | None = None) -> str:
+    """Return the language of a page: the reader's own choice (the switch), the person's
+    registered language, the browser's, their organisation's, else Simplified Chinese.
+
+    The browser comes before the organisation because every organisation has a language
+    (zh-CN unless changed), which would otherwise hide a reader's own phone setting.
+    """
+    chosen = request.query_params.get("lang") or request.cookies.get(LANG_COOKIE)
+    return pick_language(normalise(chosen), person.language if person is not None else None,
+                         request.headers.get("accept-language"),
+                         organisation_language(person, session))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import time
 import uuid
@@ -30,9 +31,10 @@ def test_acknowledge_on_site_and_resolve_from_the_phone(site: Site) -> None:
 
     site.start_hub()
     publish_event(site, "home-001", "fall")
-    [page_msg] = site.sink.wait_for(lambda n: "Fall detected" in n.text, timeout=15)
-    link = next(line.split(": ", 1)[1] for line in page_msg.text.splitlines()
-                if line.startswith("Your alerts: "))
+    [page_msg] = site.sink.wait_for(lambda n: "/c/" in n.text, timeout=15)
+    found = re.search(r"https?://\S+/c/[\w.-]+", page_msg.text)
+    assert found is not None, page_msg.text
+    link = found.group(0)
     [alert] = site.get("/api/alerts?state=open")
     ARTIFACTS.mkdir(exist_ok=True)
 
@@ -40,8 +42,9 @@ def test_acknowledge_on_site_and_resolve_from_the_phone(site: Site) -> None:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=[
             "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
             "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        # A phone set to English; the person has no language of their own.
         phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True,
-                                    has_touch=True)
+                                    has_touch=True, locale="en-US")
         page = phone.new_page()
         page.goto(link)
         # The link offers a device login: the phone keeps the page after the link expires.
@@ -57,15 +60,15 @@ def test_acknowledge_on_site_and_resolve_from_the_phone(site: Site) -> None:
         publish_event(site, "home-002", "call")
         expect(page.get_by_text("Call button pressed")).to_be_visible(timeout=10_000)
 
-        card.get_by_role("button", name="Acknowledge").click()
+        card.get_by_role("button", name="I am taking it — acknowledge").click()
         expect(card.get_by_test_id("state")).to_have_text("acknowledged")
         card.get_by_role("button", name="I am on site").click()
         expect(card.get_by_test_id("state")).to_have_text("on site")
-        card.get_by_role("button", name="Resolve…").click()
-        card.get_by_label("what was found").select_option("false_alarm")
-        card.get_by_label("note").fill("Blanket slid onto the mat")
+        card.get_by_role("button", name="Close the alert…").click()
+        card.get_by_label("What was found").select_option("false_alarm")
+        card.get_by_label("Note (what you found)").fill("Blanket slid onto the mat")
         page.screenshot(path=str(ARTIFACTS / "caregiver-page-resolve.png"), full_page=True)
-        card.get_by_role("button", name="Close alert").click()
+        card.get_by_role("button", name="Close alert", exact=True).click()
         expect(card).to_have_count(0)
         page.screenshot(path=str(ARTIFACTS / "caregiver-page-after.png"), full_page=True)
         browser.close()

@@ -51,7 +51,7 @@ def test_no_ack_escalates_to_backup_then_ack_stops_every_level(site: Site) -> No
     [backup] = site.sink.wait_for(lambda n: n.path == "/cg-li", timeout=10)
     waited = backup.received_monotonic - first.received_monotonic
     assert BACKUP_AFTER_S - 0.5 <= waited <= BACKUP_AFTER_S + 1.5, waited
-    assert backup.body["title"].startswith("[ESCALATED]")
+    assert backup.body["title"].startswith("[紧急 · 已升级] ")
 
     link = next(w for w in backup.text.split() if "/ack/" in w)
     with urllib.request.urlopen(link, data=b"", timeout=5) as response:

@@ -3,6 +3,7 @@ a notifier that records pages."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Iterator
@@ -95,18 +96,16 @@ def _postgres_available() -> bool:
         return False
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """The hub's SQL store: SQLite always, PostgreSQL where a server is present."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'hub.sqlite'}"
-        return
+@contextlib.contextmanager
+def fresh_postgres(prefix: str, why: str) -> Iterator[str]:
+    """Yield the URL of a new PostgreSQL database, dropped afterwards; skip the test, saying
+    `why` it needs one, when no server answers."""
     if not _postgres_available():
-        pytest.skip(f"no PostgreSQL server at {POSTGRES_ADMIN_URL} "
+        pytest.skip(f"no PostgreSQL server at {POSTGRES_ADMIN_URL}{why} "
                     "(set BEDWATCH_TEST_POSTGRES to test against one)")
     import psycopg
 
-    name = f"bedwatch_test_{uuid.uuid4().hex[:10]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
@@ -115,3 +114,13 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     finally:
         with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The hub's SQL store: SQLite always, PostgreSQL where a server is present."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'hub.sqlite'}"
+        return
+    with fresh_postgres("bedwatch_test", "") as url:
+        yield url

@@ -29,9 +29,11 @@ async def test_call_pages_oncall_with_who_where_what_and_link(
     assert await engine.process_due_pages() == 1
     [(url, title, body)] = notifier.sent
     assert url == "json://a/"  # on call, not the backup
-    assert "Wang Guirong" in title and "home-1" in title
+    assert "Wang Guirong" in title and "地址 Where: Qingshan Road 12 (home-1)" in body
     assert "Qingshan Road 12" in body
-    assert "Since: 2025-11-25 00:00:00 local (16:00:00 UTC)" in body
+    # 16:00 UTC is midnight in Shanghai: the local time, 24-hour, with its age.
+    assert "时间 Since: 00:00（0 秒前） / 00:00 (0 s ago)" in body
+    assert "呼叫按钮被按下 — 按下了呼叫按钮 / Call button pressed — pressed the call button" in body
     assert "http://hub.test/ack/" in body
     assert alert_id is not None
 

@@ -144,20 +144,24 @@ async def test_a_page_says_who_where_what_how_often_and_who_took_it(
     assert first is not None
     await engine.process_due_pages()
     [(_, title, body)] = notifier.sent
-    assert title == "[CRITICAL] Fall detected: Wang Guirong, home-1"
-    assert f"What: Fall detected (device mat, alert #{first.id})" in body
-    assert "Who: Wang Guirong" in body
-    assert "Where: home-1, Qingshan Road 12" in body
-    assert "Since: 2025-11-24 17:00:00 local (16:00:00 UTC)" in body
-    assert "Repeated: 2 times" in body
-    assert "Acknowledged by" not in body and "Readings" not in body and "Details" not in body
+    assert title == f"[紧急] 检测到跌倒 / Fall detected — Wang Guirong · #{first.id}"
+    assert "情况 What: 检测到跌倒（共 2 次） / Fall detected (2 times)" in body
+    assert "老人 Who: Wang Guirong" in body
+    assert "地址 Where: Qingshan Road 12 (home-1)" in body
+    # In the site's own time zone (Berlin: 17:00 when it is 16:00 UTC), 24-hour.
+    assert "时间 Since: 17:00（0 秒前） / 17:00 (0 s ago)" in body
+    # The site's own acknowledgement target (10 000 s), in its local time.
+    assert "期限 Deadline: 请在 19:46 前确认（目标 2 小时 46 分钟）" in body
+    assert "acknowledge by 19:46 (2 h 46 min target)" in body
+    assert "已由" not in body and "acknowledged by" not in body and "读数" not in body
     engine.transition(first.id, "acknowledged", "cg-a")
     with engine.sessions() as session:
         alert = session.get(Alert, first.id)
         assert alert is not None
         caregiver_b = engine.recipients(session, alert, 1)[0]
         _, again = engine.compose(session, alert, caregiver_b, "reminder")
-    assert "Acknowledged by: cg-a" in again
+    # Who took it, by name: the page never shows a bare id.
+    assert "期限 Deadline: 已由 A 确认 / acknowledged by A" in again
 
 
 async def test_a_single_event_is_not_called_repeated(
@@ -165,13 +169,13 @@ async def test_a_single_event_is_not_called_repeated(
     engine = make(tmp_path, notifier)
     fire(engine, "home-1", "fall")
     await engine.process_due_pages()
-    assert "Repeated" not in notifier.sent[0][2]
+    assert "次）" not in notifier.sent[0][2] and "times)" not in notifier.sent[0][2]
 
 
 @pytest.mark.parametrize(("reason", "prefix"), [
-    ("alert", "[HIGH]"), ("reminder", "[REMINDER] [HIGH]"),
-    ("escalation", "[ESCALATED] [HIGH]"), ("sla_ack", "[NOT ACKNOWLEDGED IN TIME] [HIGH]"),
-    ("silence_end", "[AFTER SILENCE] [HIGH]")])
+    ("alert", "[重要]"), ("reminder", "[重要 · 提醒]"),
+    ("escalation", "[重要 · 已升级]"), ("sla_ack", "[重要 · 未按时确认]"),
+    ("silence_end", "[重要 · 静音结束]")])
 async def test_a_pages_title_says_why_it_is_sent(
         tmp_path: Path, notifier: RecordingNotifier, reason: str, prefix: str) -> None:
     engine = make(tmp_path, notifier)
@@ -182,8 +186,8 @@ async def test_a_pages_title_says_why_it_is_sent(
         assert row is not None
         [oncall] = engine.recipients(session, row, 0)
         title, body = engine.compose(session, row, oncall, reason)
-    assert title == f"{prefix} Heart rate low: Wang Guirong, home-1"
-    assert "Acknowledge: http://hub.test/ack/" in body
+    assert title == f"{prefix} 心率过低 / Heart rate low — Wang Guirong · #{alert.id}"
+    assert "我来处理（确认） I am taking it (acknowledge): http://hub.test/ack/" in body
 
 
 async def test_the_doctor_reads_the_readings_and_gets_no_links(
@@ -195,11 +199,15 @@ async def test_the_doctor_reads_the_readings_and_gets_no_links(
     await engine.process_due_pages()
     pages_by = {url: (title, body) for url, title, body in notifier.sent}
     title, body = pages_by["json://doctor/"]
-    assert title.startswith("[FOR THE DOCTOR] [HIGH]")
-    assert "Readings: systolic_mmhg=192, diastolic_mmhg=124" in body
+    assert title.startswith("[重要 · 致医生] 血压达到危象范围 / Blood pressure in the crisis range")
+    assert "读数 Readings: systolic_mmhg=192, diastolic_mmhg=124" in body
+    assert "供您参考：老人的读数如下 / for your information" in body
     assert "/ack/" not in body and "/c/" not in body
     _, staff = pages_by["json://a/"]
-    assert "Readings" not in staff and "systolic" not in staff and "/ack/" in staff
+    assert "读数" not in staff and "systolic" not in staff and "/ack/" in staff
+    # The evidence, in words, for the caregivers too.
+    assert "血压达到危象范围 — 血压 192/124 mmHg" in staff
+    assert "crisis range — blood pressure 192/124 mmHg" in staff
 
 
 async def test_a_page_about_the_hub_gives_its_details_in_the_organisations_time(
@@ -210,10 +218,11 @@ async def test_a_page_about_the_hub_gives_its_details_in_the_organisations_time(
         session.commit()
     await engine.process_due_pages()
     [(_, title, body)] = notifier.sent
-    assert title == "[HIGH] The hub cannot reach the MQTT broker: the hub itself, "
-    assert "Where: the hub" in body
-    assert "Since: 2025-11-24 16:00:00 local" in body
-    assert re.search(r"Details: since=[\d.]+, host=mq", body)
+    assert title.startswith("[重要] 中心无法连接消息服务器 / The hub cannot reach the MQTT broker"
+                            " — 中心系统本身 / the hub itself")
+    assert "地址 Where: 中心系统 / the hub" in body
+    assert "时间 Since: 16:00（0 秒前） / 16:00 (0 s ago)" in body  # London's time
+    assert re.search(r"读数 Readings: since=[\d.]+, host=mq", body)
 
 
 async def test_a_page_about_an_unregistered_home_asks_to_register_it(
@@ -222,9 +231,10 @@ async def test_a_page_about_an_unregistered_home_asks_to_register_it(
     fire(engine, "home-9", "call", "btn")
     await engine.process_due_pages()
     body = next(b for _, t, b in notifier.sent if "Call button" in t)
-    assert "Who: unregistered home" in body
-    assert "Where: home-9 (not in the registry: add it to the hub's config)" in body
-    assert "Details" not in body
+    assert "老人 Who: 未登记的家庭 / unregistered home" in body
+    assert ("地址 Where: home-9（未登记：请在中心登记） / "
+            "home-9 (not in the registry: add it to the hub's registry)") in body
+    assert "读数" not in body
 
 
 async def test_a_home_without_an_address_is_named_by_its_id(
@@ -233,7 +243,7 @@ async def test_a_home_without_an_address_is_named_by_its_id(
         {"id": "home-1", "site": "town", "resident": {"name": "Wang Guirong"}}])
     fire(engine, "home-1", "fall")
     await engine.process_due_pages()
-    assert "Where: home-1\n" in notifier.sent[0][2]
+    assert "地址 Where: home-1\n" in notifier.sent[0][2]
 
 
 async def test_the_links_in_a_page_are_signed_for_the_person_and_expire(
@@ -243,7 +253,7 @@ async def test_the_links_in_a_page_are_signed_for_the_person_and_expire(
     assert alert is not None
     await engine.process_due_pages()
     body = notifier.sent[0][2]
-    ack = re.search(r"Acknowledge: http://hub\.test/ack/(\S+)", body)
+    ack = re.search(r"\(acknowledge\): http://hub\.test/ack/(\S+)", body)
     mine = re.search(r"Your alerts: http://hub\.test/c/(\S+)", body)
     assert ack is not None and mine is not None
     now = engine.clock.now()

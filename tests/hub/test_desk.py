@@ -26,10 +26,12 @@ async def test_call_from_an_unregistered_home_pages_the_desk_and_asks_to_registe
     await engine.process_due_pages()
     assert sorted(who(notifier)) == ["desk", "desk"]
     titles = sorted(title for _, title, _ in notifier.sent)
-    assert any("Call button pressed" in t and "home-9" in t for t in titles)
+    assert any("Call button pressed" in t and "未登记的家庭 / unregistered home" in t
+               for t in titles)
     assert any("not registered" in t for t in titles)
     body = next(b for _, t, b in notifier.sent if "Call button" in t)
-    assert "Where: home-9 (not in the registry" in body and "/ack/" in body
+    assert "地址 Where: home-9（未登记：请在中心登记） / home-9 (not in the registry" in body
+    assert "/ack/" in body
     fire(engine, "home-9", "fall")
     await engine.process_due_pages()
     kinds = [(a.kind, a.event_count) for a in alerts(engine)]
@@ -45,7 +47,7 @@ async def test_an_unregistered_homes_call_is_reminded_to_the_desk_until_acknowle
     assert call is not None
     await run_until(engine, 61, step=1.0)
     calls = [t for _, t, _ in notifier.sent if "Call button" in t]
-    assert len(calls) == 3 and calls[1].startswith("[REMINDER]")
+    assert len(calls) == 3 and calls[1].startswith("[紧急 · 提醒 1] ")
     engine.transition(call.id, "acknowledged", "desk-li")
     before = len(notifier.sent)
     await run_until(engine, 120, step=1.0)

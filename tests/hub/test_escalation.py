@@ -66,7 +66,7 @@ async def test_unacknowledged_fall_climbs_the_chain_at_the_right_moments(
     await run_until(engine, 240)
     assert who(notifier) == ["a", "b", "s", "son"]
     titles = [title for _, title, _ in notifier.sent]
-    assert all(t.startswith("[ESCALATED]") for t in titles[1:])
+    assert all(t.startswith("[紧急 · 已升级] ") for t in titles[1:])
 
 
 async def test_reminders_repeat_at_every_level_until_acknowledged(
@@ -97,7 +97,7 @@ async def test_rota_hand_over_pages_whoever_is_on_duty_now(
     await engine.process_due_pages()
     await run_until(engine, 60)  # the reminder falls after 20:00
     assert who(notifier) == ["a", "b"]
-    assert notifier.sent[1][1].startswith("[REMINDER]")
+    assert notifier.sent[1][1].startswith("[紧急 · 提醒 1] ")
 
 
 async def test_silence_holds_pages_and_releases_them_when_it_ends(
@@ -109,7 +109,7 @@ async def test_silence_holds_pages_and_releases_them_when_it_ends(
     assert notifier.sent == []
     await run_until(engine, 61)
     assert who(notifier)[:1] == ["a"]
-    assert notifier.sent[0][1].startswith("[AFTER SILENCE]")
+    assert notifier.sent[0][1].startswith("[紧急 · 静音结束] ")
     with engine.sessions() as session:
         actions = [e.action for e in session.scalars(select(AuditEntry))]
     assert "silenced" in actions and "page_held" in actions
@@ -133,11 +133,11 @@ async def test_service_level_breaches_page_the_supervisor_and_are_counted(
     alert_id = fire(engine)
     await run_until(engine, 121)
     assert who(notifier) == ["a", "s"]
-    assert notifier.sent[1][1].startswith("[NOT ACKNOWLEDGED IN TIME]")
+    assert notifier.sent[1][1].startswith("[紧急 · 未按时确认] ")
     engine.transition(alert_id, "acknowledged", "cg-a")
     await run_until(engine, 900 - 121)  # urban arrival target: 15 minutes
     assert who(notifier) == ["a", "s", "s"]
-    assert notifier.sent[2][1].startswith("[NOBODY ON SITE IN TIME]")
+    assert notifier.sent[2][1].startswith("[紧急 · 未按时到场] ")
     assert engine.counters["sla_ack_breaches"] == 1
     assert engine.counters["sla_arrival_breaches"] == 1
 

@@ -79,7 +79,7 @@ async def test_a_silence_holds_the_chain_where_it_is(
     assert "chain_empty" not in actions  # the chain has people; they are held, not missing
     await run_until(engine, 31)  # the first reminder after the silence: 180, with the backup
     assert sorted(who(notifier)) == ["a", "b"]
-    assert notifier.sent[0][1].startswith("[AFTER SILENCE]")
+    assert notifier.sent[0][1].startswith("[紧急 · 静音结束] ")
 
 
 async def test_breaches_during_a_silence_are_held_and_audited(
@@ -129,7 +129,7 @@ async def test_a_village_site_has_half_an_hour_to_arrive(
     await run_until(engine, 0.5)
     assert engine.counters["sla_arrival_breaches"] == 1
     assert who(notifier) == ["a", "s"]
-    assert notifier.sent[1][1].startswith("[NOBODY ON SITE IN TIME]")
+    assert notifier.sent[1][1].startswith("[紧急 · 未按时到场] ")
 
 
 async def test_only_critical_alerts_have_an_arrival_target(
@@ -185,7 +185,7 @@ async def test_a_chain_of_empty_levels_reaches_the_desk_once_and_it_is_reminded(
     assert actions.count("chain_empty") == 1
     await run_until(engine, 60)
     assert who(notifier) == ["desk", "desk"]
-    assert notifier.sent[1][1].startswith("[REMINDER]")
+    assert notifier.sent[1][1].startswith("[紧急 · 提醒 1] ")
 
 
 async def test_without_technicians_the_desk_hears_about_the_hub(

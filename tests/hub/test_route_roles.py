@@ -61,6 +61,8 @@ ROUTES: dict[tuple[str, str], str | frozenset[str]] = {
     ("GET", "/api/stats"): FLEET,
     ("GET", "/api/stats/alerts"): FLEET,
     ("GET", "/api/dead-letters"): DESK,
+    ("GET", "/api/fleet/health"): REGISTRY_READERS,
+    ("GET", "/api/fleet/visits"): REGISTRY_READERS,
     ("GET", "/ack/{token}"): LINK, ("POST", "/ack/{token}"): LINK,
     ("POST", "/ack/{token}/device"): LINK,
     ("POST", "/link/renew"): OPEN,

@@ -1,8 +1,9 @@
 """The one-tap acknowledge page that the link in every page opens.
 
 A GET only shows the alert and one button, because chat apps prefetch links; the POST
-acknowledges, idempotently for the same caregiver. A link that cannot be served shows a
-page saying why (never JSON); the page also offers to keep the phone logged in.
+acknowledges. An alert taken already offers no button: it says who took it and when. A link
+that cannot be served shows a page saying why (never JSON), in the reader's language; the
+page also offers to keep the phone logged in.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
-from hub.db import Alert, Caregiver, Home
+from bedwatch.i18n import local_time
+from hub.db import Alert, Caregiver, Home, Site
 from hub.registry import can_see, may, site_of
 from hub.web import pages
 from hub.web.actions import ActionRequest, move_alert
@@ -30,7 +32,7 @@ from hub.web.deps import (
     link_grant,
 )
 from hub.web.routes.links import phone_person_id, set_device_login, to_phone_page
-from hub.web.texts import both
+from hub.web.texts import both, page_language
 
 router = APIRouter(tags=["acknowledge link"])
 
@@ -51,48 +53,75 @@ def _grant(session: Session, context: WebContext, now: float,
     return person, alert
 
 
-def _page(session: Session, alert: Alert, body: str) -> HTMLResponse:
+def _page(session: Session, alert: Alert, body: str, lang: str) -> HTMLResponse:
     home = session.get(Home, alert.home)
     return pages.ack_page(alert, home.resident_name if home else "",
-                          home.address if home else "", body)
+                          home.address if home else "", body, lang)
 
 
-def _keep_form(context: WebContext, request: Request, person: Caregiver, token: str) -> str:
+def _keep_form(context: WebContext, request: Request, person: Caregiver, token: str,
+               lang: str) -> str:
     """Return the offer to keep this phone logged in, unless it already is as this person."""
     if phone_person_id(context, request) == person.id:
         return ""
+    keep = both("Keep me logged in on this phone", lang)
+    hint = both("Your page then opens after the links expire. An administrator can end this "
+                "login at any time.", lang)
     return (f'<form method="post" action="/ack/{html.escape(token)}/device">'
-            f'<button type="submit" class="secondary">{both("keep_login")}</button></form>'
-            f'<p class="en">{both("keep_login_hint")}</p>')
+            f'<button type="submit" class="secondary">{keep}</button></form>'
+            f'<p class="en">{hint}</p>')
+
+
+def _taken(session: Session, alert: Alert, lang: str, now: float) -> str:
+    """Return who took an alert and when, by name (HTML)."""
+    home = session.get(Home, alert.home)
+    site = session.get(Site, home.site_id) if home is not None else None
+    zone = site.timezone if site is not None else None
+    taker = session.get(Caregiver, alert.acknowledged_by) if alert.acknowledged_by else None
+    name = taker.name if taker is not None else ""
+    at = local_time(alert.acknowledged_at, now=now, lang=lang, zone=zone) \
+        if alert.acknowledged_at else ""
+    text = both("Taken by {name} at {time}.", lang, name=name, time=at)
+    return f'<p class="ok" data-testid="taken"><b>{text}</b></p>'
 
 
 @router.get("/ack/{token}", response_class=HTMLResponse)
 async def ack_form(token: str, request: Request, session: SessionDep, context: ContextDep,
                    clock: ClockDep) -> HTMLResponse:
-    """Show the alert with one button. A GET changes nothing: chat apps prefetch links."""
+    """Show the alert with one button while it is open. A GET changes nothing: chat apps
+    prefetch links."""
     person, alert = _grant(session, context, clock.now(), token)
+    lang = page_language(request, person, session)
+    if alert.state != "open":  # acknowledged already: nothing to acknowledge again
+        return _page(session, alert, _taken(session, alert, lang, clock.now())
+                     + _keep_form(context, request, person, token, lang), lang)
+    button = both("I am taking it — acknowledge", lang)
     return _page(session, alert, f'<form method="post" action="/ack/{html.escape(token)}">'
-                                 f'<button type="submit">{both("ack_button")}</button></form>'
-                                 + _keep_form(context, request, person, token))
+                                 f'<button type="submit" data-testid="ack">{button}</button>'
+                                 f'</form>' + _keep_form(context, request, person, token, lang),
+                 lang)
 
 
 @router.post("/ack/{token}", response_class=HTMLResponse)
 async def ack(token: str, request: Request, session: SessionDep, context: ContextDep,
               clock: ClockDep, engine: EngineDep, changes: ChangesDep) -> HTMLResponse:
-    """Acknowledge the alert of a signed link (idempotent for the same caregiver)."""
+    """Acknowledge the alert of a signed link; an alert taken already shows who took it."""
     person, alert = _grant(session, context, clock.now(), token)
+    lang = page_language(request, person, session)
+    message = ""
     if alert.state == "open":
         try:
             move_alert(engine, changes, alert.id, "ack", person.id, ActionRequest())
-            message = both("acked")
-        except HTTPException as exc:  # the lifecycle refused (409)
-            message = html.escape(str(exc.detail))
-    else:
-        message = both("already", state=alert.state, by=alert.acknowledged_by or "")
+            done = both("Acknowledged. Paging has stopped; please go now.", lang)
+            message = f'<p class="ok" data-testid="acked"><b>{done}</b></p>'
+        except HTTPException:  # someone else took it meanwhile: say who, below
+            message = ""
     session.expire_all()  # the engine changed the alert in its own session
     person, alert = _grant(session, context, clock.now(), token)
-    return _page(session, alert, f'<p class="ok"><b>{message}</b></p>'
-                                 + _keep_form(context, request, person, token))
+    if not message:
+        message = _taken(session, alert, lang, clock.now())
+    return _page(session, alert, message + _keep_form(context, request, person, token, lang),
+                 lang)
 
 
 @router.post("/ack/{token}/device", include_in_schema=False)

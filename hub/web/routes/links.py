@@ -12,13 +12,14 @@ from typing import Annotated
 from fastapi import APIRouter, BackgroundTasks, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from bedwatch.i18n import N_, pick_language
 from hub import accounts, tokens
 from hub.db import Alert, AuditEntry, Caregiver
 from hub.registry import can_see, site_of
 from hub.web import pages
 from hub.web.deps import DEVICE_COOKIE, ContextDep, LinkProblem, WebContext
 from hub.web.routes.auth import client_address
-from hub.web.texts import TEXTS, plain
+from hub.web.texts import organisation_language, page_language, plain
 
 router = APIRouter(tags=["links"])
 
@@ -34,21 +35,33 @@ def throttles() -> dict[str, accounts.Throttle]:
             "renew_per_address": accounts.Throttle(RENEW_PER_ADDRESS, RENEW_WINDOW_S)}
 
 
+def _token_person(context: WebContext, token: str | None) -> str | None:
+    """Return whose link a genuine token is (expired or not); None for a damaged one."""
+    if not token:
+        return None
+    try:
+        return tokens.read(context.secret, token).caregiver_id
+    except tokens.TokenError:
+        return None
+
+
 async def show_problem(request: Request, exc: Exception) -> Response:
-    """Render a LinkProblem as its page; an expired link still shows its alert's state."""
+    """Render a LinkProblem as its page in the reader's language; an expired link still
+    shows its alert's current state to its own person."""
     assert isinstance(exc, LinkProblem)
     context: WebContext = request.app.state.context
     alert = None
-    if exc.alert_id and exc.person_id:
-        with context.sessions() as session:
+    with context.sessions() as session:
+        person_id = exc.person_id or _token_person(context, exc.token)
+        person = session.get(Caregiver, person_id) if person_id else None
+        lang = page_language(request, person, session)
+        if exc.alert_id and exc.person_id and person is not None:
             row = session.get(Alert, exc.alert_id)
-            person = session.get(Caregiver, exc.person_id)
-            if row is not None and person is not None and can_see(
-                    person, row.home, site_of(session, row.home)):
+            if row is not None and can_see(person, row.home, site_of(session, row.home)):
                 session.expunge(row)
                 alert = row
-    return pages.problem_page(exc.reason, exc.status_code, token=exc.token, alert=alert,
-                              renew=exc.renew)
+    return pages.problem_page(exc.reason, exc.status_code, lang=lang, token=exc.token,
+                              alert=alert, renew=exc.renew)
 
 
 def set_device_login(context: WebContext, request: Request, response: Response,
@@ -99,9 +112,10 @@ async def send_fresh_link(context: WebContext, person_id: str) -> None:
         person = session.get(Caregiver, person_id)
         if person is None or not person.active:
             return
-        zh, en = TEXTS["fresh_link_title"]
-        title = f"{zh} / {en}"
-        body = plain("fresh_link_message", link=context.engine.desk_link(person.id))
+        lang = pick_language(person.language, organisation_language(person, session))
+        title = plain(N_("A fresh link"), lang).replace("\n", " / ")
+        body = plain(N_("Here is your fresh link: {link}"), lang,
+                     link=context.engine.desk_link(person.id))
         channel, ok = "", False
         for url in person.notify:
             result = await context.engine.dispatch.deliver(url, title, body)
@@ -124,12 +138,13 @@ async def renew(context: ContextDep, request: Request, background: BackgroundTas
     per_person: accounts.Throttle = request.app.state.renew_per_person
     now = context.clock.now()
     address = [client_address(request)]
+    lang = page_language(request)
     if per_address.wait_s(address, now) > 0:
-        return pages.renewed_page()
+        return pages.renewed_page(lang)
     per_address.note(address, now)
     person_id = _asker(context, request, token)
     if person_id is not None and per_person.wait_s([person_id], now) == 0:
         # Counted before sending, so a burst of requests cannot flood a person's phone.
         per_person.note([person_id], now)
         background.add_task(send_fresh_link, context, person_id)
-    return pages.renewed_page()
+    return pages.renewed_page(lang)

@@ -1,0 +1,396 @@
+"""A fleet of homes against one hub: does ingest keep up, and how fast is a call paged meanwhile?
+
+Issue 13 (a hub for 10,000 homes). Against a real Mosquitto (the rig's settings), a real
+InfluxDB and the hub as `bedwatch hub run` (optionally with `--workers` ingest workers), with
+every home in the hub's registry (imported as `bedwatch hub import-registry` does):
+
+1. idle: a probe home presses its call button `--calls` times (an `Event` of kind `call`, QoS 1,
+   as its agent would publish it); each press is timed from the publish to the page arriving at
+   a local apprise `json://` sink, and the alert is resolved through the API before the next;
+2. under load: the load generator speaks the wire contract for `--homes` homes for
+   `--duration` seconds: each home a reading batch a second (`--readings` readings), events at
+   `--event-rate` per home per second (kinds that open no alert: back in bed, mat pressed and
+   released), and a share of homes (`--flapping`) going offline and online again every 30 s
+   through their retained status; the probe presses its button meanwhile.
+
+Reported: messages published and taken by the hub, the backlog (published minus taken) over
+time and its growth in the second half of the load, the hub's CPU (process tree, user +
+system, as a share of one core) and peak RSS, call → page p50/p99 idle and under load. Targets:
+no backlog growth, p99 < 250 ms under load, < 25 ms idle.
+
+Broker identities: the probe home is enrolled as any home is (its own dynamic-security user).
+The fleet is published by a few load-generator users, each with a role that may publish on
+every home's topics (as the rig's test publisher), not by 10,000 users: creating those costs
+10,000 admin commands before the run and changes nothing the hub or the broker's per-message
+ACL check does. The broker's own cost of 10,000 connections is therefore not measured here.
+
+    python bench/fleet.py [--homes N] [--duration S] [--workers N] [--json PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import random
+import shutil
+import statistics
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import orjson
+import paho.mqtt.client as mqtt
+from ingestlib.drains import start_hub
+from ingestlib.procs import Usage, peak_rss_mb
+from rich.console import Console
+from rich.table import Table
+
+from bedwatch import wire
+from hub.broker import BrokerCredentials, acl, new_password
+from rig.site import HomeSpec, LocalSite, wait_http
+from rig.stack import InfluxDB, Mosquitto
+
+PROBE = "fleet-probe"
+LOAD_ROLE = "bench-fleet-load"
+EVENT_KINDS = ("bed_return", "mat_pressed", "mat_released")  # no alert, no page
+FLAP_PERIOD_S = 30.0
+SAMPLE_S = 2.0
+TARGET_LOAD_P99_MS = 250.0
+TARGET_IDLE_P99_MS = 25.0
+
+
+def home_ids(homes: int) -> list[str]:
+    return [f"fleet-{i:05d}" for i in range(homes)]
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    """Return the q-th percentile (nearest rank) of `values`, None when there are none."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(0, min(len(ordered) - 1, round(q / 100 * len(ordered) + 0.5) - 1))]
+
+
+def load_users(broker: Mosquitto, count: int) -> list[BrokerCredentials]:
+    """Create the load generators' broker users (publish on any home's upstream topics)."""
+    users = [BrokerCredentials(f"bench-fleet-{i}", new_password(), f"bench-fleet-{i}")
+             for i in range(count)]
+    with broker.admin_session() as admin:
+        admin.set_role(LOAD_ROLE, [acl("publishClientSend", f"{wire.TOPIC_ROOT}/#")])
+        for user in users:
+            admin.set_client(user, LOAD_ROLE, textname="bench only: fleet load generator")
+    return users
+
+
+def _connect(port: int, credentials: BrokerCredentials) -> mqtt.Client:
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=credentials.client_id,
+                         protocol=mqtt.MQTTv311)
+    client.username_pw_set(credentials.username, credentials.password)
+    client.max_inflight_messages_set(1000)
+    client.max_queued_messages_set(0)
+    client.connect("127.0.0.1", port, keepalive=60)
+    client.loop_start()
+    return client
+
+
+def generate(job: tuple[int, BrokerCredentials, list[str], dict[str, Any]],
+             counts: Any) -> None:
+    """One load generator: publish its homes' traffic every second until the deadline."""
+    port, credentials, homes, options = job
+    rng = random.Random(credentials.username)
+    client = _connect(port, credentials)
+    acked = [0]
+
+    def on_publish(*_: Any) -> None:
+        acked[0] += 1
+
+    client.on_publish = on_publish
+    flapping = set(rng.sample(homes, int(len(homes) * options["flapping"])))
+    offline: set[str] = set()
+    # Counted here and handed to the shared dict once a second (each access is a round trip).
+    local = {"readings": 0, "events": 0, "statuses": 0, "late_ticks": 0}
+    seq = 0
+    start = time.time()
+    next_flap = time.monotonic() + rng.uniform(1, FLAP_PERIOD_S / 2)
+    tick = time.monotonic()
+    while time.monotonic() < options["deadline"]:
+        seq += 1
+        now = time.time()
+        for home in homes:
+            if home in offline:
+                continue
+            readings = [{"device": "bed", "kind": "vitals", "t": now - 1 + k / 10,
+                         "fields": {"heart_rate_bpm": float(55 + (seq + k) % 30),
+                                    "breathing_rate_bpm": float(12 + k % 7)}}
+                        for k in range(options["readings"])]
+            client.publish(f"{wire.TOPIC_ROOT}/{home}/readings", orjson.dumps(
+                {"v": 1, "agent": home, "seq": seq, "readings": readings}), qos=1)
+            local["readings"] += 1
+            if rng.random() < options["event_rate"]:
+                event = {"v": 1, "id": uuid.uuid4().hex, "seq": seq, "t": now,
+                         "device": "bed", "kind": rng.choice(EVENT_KINDS), "severity": "info"}
+                client.publish(f"{wire.TOPIC_ROOT}/{home}/events", orjson.dumps(event), qos=1)
+                local["events"] += 1
+        if flapping and time.monotonic() >= next_flap:
+            next_flap += FLAP_PERIOD_S / 2
+            for home in flapping:
+                state = "online" if home in offline else "offline"
+                (offline.discard if state == "online" else offline.add)(home)
+                status = {"v": 1, "agent": home, "state": state, "t": time.time(),
+                          "uptime_s": time.time() - start}
+                client.publish(f"{wire.TOPIC_ROOT}/{home}/status", orjson.dumps(status),
+                               qos=1, retain=True)
+                local["statuses"] += 1
+        counts.update(local, acked=acked[0])
+        tick += 1.0
+        time.sleep(max(0.0, tick - time.monotonic()))
+        if time.monotonic() - tick > 1.0:
+            local["late_ticks"] += 1  # the generator itself could not keep its second
+    time.sleep(1.0)
+    counts.update(local, acked=acked[0])
+    client.loop_stop()
+    client.disconnect()
+
+
+class Probe:
+    """The probe home: presses its call button and times each page at the sink."""
+
+    def __init__(self, site: LocalSite) -> None:
+        self.site = site
+        self.credentials = site.mosquitto.home_credentials(PROBE)
+        self.client = _connect(site.mosquitto.port, self.credentials)
+        self.seq = 0
+        self.lost = 0
+
+    def press(self, timeout_s: float = 10.0) -> float | None:
+        """Press once; return the ms to the page (None: no page within `timeout_s`)."""
+        sink = self.site.sink
+        before = len([n for n in sink.notifications if PROBE in n.text])
+        self.seq += 1
+        event = wire.Event(id=uuid.uuid4().hex, seq=self.seq, t=time.time(), device="button",
+                           kind="call", severity=wire.DEFAULT_SEVERITY["call"])
+        start = time.monotonic()
+        self.client.publish(wire.events_topic(PROBE), wire.encode(event), qos=1)
+        got = sink.wait_for(lambda n: PROBE in n.text, timeout=timeout_s, count=before + 1)
+        # Resolved, so that the next press opens (and pages) a new alert.
+        for _ in range(3):
+            try:
+                for alert in self.site.get(f"/api/alerts?state=active&home={PROBE}"):
+                    if alert.get("home") == PROBE:
+                        self.site.post(f"/api/alerts/{alert['id']}/resolve",
+                                       {"caregiver": self.site.caregivers[0].id,
+                                        "resolution": "test", "note": "fleet bench"})
+                break
+            except (OSError, TimeoutError, ValueError):
+                time.sleep(1.0)  # the API did not answer in time under load: again
+        if len(got) <= before:
+            self.lost += 1
+            return None
+        return (got[before].received_monotonic - start) * 1000
+
+    def presses(self, count: int, gap_s: float, until: float | None = None) -> list[float]:
+        samples: list[float] = []
+        for _ in range(count):
+            if until is not None and time.monotonic() > until:
+                break
+            one = self.press()
+            if one is not None:
+                samples.append(one)
+            time.sleep(gap_s)
+        return samples
+
+    def close(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()
+
+
+def stats(site: LocalSite) -> dict[str, Any] | None:
+    """Return the hub's /api/stats, or None when it does not answer in time (counted)."""
+    try:
+        return dict(site.get("/api/stats"))
+    except (OSError, TimeoutError, ValueError):
+        return None
+
+
+def taken(now: dict[str, Any], before: dict[str, Any], key: str = "received") -> int:
+    """Return how many messages the hub took between two stats (all lanes by default)."""
+    return int(now["ingest"].get(key, 0) - before["ingest"].get(key, 0))
+
+
+def run(args: argparse.Namespace, root: Path, console: Console) -> dict[str, Any]:
+    broker = Mosquitto(root / "mosquitto").start()
+    influx = InfluxDB(root / "influxdb").start()
+    try:
+        with LocalSite(root / "site", mosquitto=broker, influxdb=influx,
+                       database="bench_fleet") as site:
+            homes = home_ids(args.homes)
+            site.homes.extend(HomeSpec(id=h, site="town", resident=f"Resident {h}",
+                                       address="Bench") for h in [PROBE, *homes])
+            started = time.monotonic()
+            hub = start_hub(site, args.workers, import_timeout_s=3600)
+            wait_http(f"{site.api}/healthz", timeout_s=300, program=hub)
+            setup_s = time.monotonic() - started
+            assert hub.process is not None
+            pid = hub.process.pid
+            console.print(f"hub up with {args.homes + 1:,} homes in its registry after "
+                          f"{setup_s:.1f} s (load {os.getloadavg()[0]:.1f})")
+            probe = Probe(site)
+            probe.presses(3, 0.1)  # warm-up: the first page opens connections
+            idle = probe.presses(args.calls, 0.2)
+            console.print(f"idle: {len(idle)} calls paged (load {os.getloadavg()[0]:.1f})")
+
+            users = load_users(broker, args.generators)
+            manager = multiprocessing.get_context("fork").Manager()
+            deadline = time.monotonic() + args.duration
+            options = {"readings": args.readings, "event_rate": args.event_rate,
+                       "flapping": args.flapping, "deadline": deadline}
+            counters = [manager.dict(readings=0, events=0, statuses=0, acked=0, late_ticks=0)
+                        for _ in users]
+            jobs = [(broker.port, user, homes[i::len(users)], options)
+                    for i, user in enumerate(users)]
+            before = stats(site) or {"ingest": {}}
+            unanswered = 0
+            usage0, t0, load0 = Usage.of(pid), time.monotonic(), os.getloadavg()[0]
+            generators = [multiprocessing.get_context("fork").Process(
+                target=generate, args=(job, counts)) for job, counts in zip(jobs, counters,
+                                                                            strict=True)]
+            for one in generators:
+                one.start()
+            samples: list[dict[str, float]] = []
+            loaded: list[float] = []
+
+            def sampler() -> None:
+                nonlocal unanswered
+                while time.monotonic() < deadline:
+                    time.sleep(SAMPLE_S)
+                    now = stats(site)
+                    if now is None:
+                        unanswered += 1
+                        continue
+                    # The broker's share of the backlog: what it acknowledged to the
+                    # generators and the hub has not taken (messages of every kind).
+                    sent = sum(c["acked"] for c in counters)
+                    got = taken(now, before)
+                    samples.append({"t": round(time.monotonic() - t0, 1), "acked": sent,
+                                    "taken": got, "backlog": sent - got,
+                                    "unsent": sum(c["readings"] + c["events"] + c["statuses"]
+                                                  for c in counters) - sent})
+
+            watcher = threading.Thread(target=sampler, daemon=True)
+            watcher.start()
+            time.sleep(min(5.0, args.duration / 4))  # let the load settle
+            lost_idle = probe.lost
+            loaded = probe.presses(args.calls, 0.5, until=deadline - 1)
+            lost_loaded = probe.lost - lost_idle  # presses not paged within 10 s
+            watcher.join(args.duration + 30)
+            for one in generators:
+                one.join(60)
+            usage1, t1 = Usage.of(pid), time.monotonic()
+            probe.close()
+            # What was still queued when the load stopped: how long the hub takes to catch up.
+            total = sum(c["acked"] for c in counters)
+            after: dict[str, Any] | None = None
+            while time.monotonic() - t1 < 120:
+                after = stats(site) or after
+                if after is not None and taken(after, before) >= total:
+                    break
+                time.sleep(0.5)
+            after = after or {"ingest": {}}
+            tail_s = time.monotonic() - t1
+            rss = peak_rss_mb(pid)
+            sent = {key: sum(c[key] for c in counters)
+                    for key in ("readings", "events", "statuses", "acked", "late_ticks")}
+    finally:
+        influx.stop()
+        broker.stop()
+
+    half = [s for s in samples if s["t"] >= args.duration / 2]
+    growth = half[-1]["backlog"] - half[0]["backlog"] if len(half) >= 2 else None
+    per_s = args.homes  # reading batches a second when all homes are online
+    return {
+        "homes": args.homes, "duration_s": args.duration, "workers": args.workers,
+        "readings_per_batch": args.readings, "event_rate_per_home_s": args.event_rate,
+        "flapping_share": args.flapping, "setup_s": round(setup_s, 1),
+        "load_average_before_load": load0, "load_average_after": os.getloadavg()[0],
+        "published": sent,
+        "hub_taken_messages": taken(after, before),
+        "hub_taken_readings_messages": taken(after, before, "readings_received"),
+        "stats_unanswered": unanswered,
+        "hub_rejected": after.get("rejected", {}),
+        "backlog_samples": samples,
+        "catch_up_after_load_s": round(tail_s, 2),
+        "backlog_growth_second_half": growth,
+        "backlog_grows": None if growth is None else growth > per_s * SAMPLE_S,
+        "hub_cpu_s": round(usage1.cpu_s - usage0.cpu_s, 2),
+        "hub_cpu_share_of_one_core": round((usage1.cpu_s - usage0.cpu_s) / (t1 - t0), 3),
+        "hub_rss_mb": round(usage1.rss_mb, 1), "hub_peak_rss_mb": round(rss, 1),
+        "idle_call_to_page_ms": _summary(idle, args.calls),
+        "load_call_to_page_ms": {**_summary(loaded, None), "lost": lost_loaded},
+        "targets": {"load_p99_ms": TARGET_LOAD_P99_MS, "idle_p99_ms": TARGET_IDLE_P99_MS},
+    }
+
+
+def _summary(values: list[float], wanted: int | None) -> dict[str, Any]:
+    return {"n": len(values), "p50": round(statistics.median(values), 2) if values else None,
+            "p99": None if not values else round(percentile(values, 99) or 0, 2),
+            "max": round(max(values), 2) if values else None,
+            "lost": None if wanted is None else wanted - len(values)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--homes", type=int, default=200, help="homes in the fleet (10000)")
+    parser.add_argument("--duration", type=float, default=30.0, help="seconds of load")
+    parser.add_argument("--workers", type=int, default=1, help="hub ingest workers")
+    parser.add_argument("--readings", type=int, default=5, help="readings per batch")
+    parser.add_argument("--event-rate", type=float, default=0.001,
+                        help="events per home per second (0.001: about 4 an hour)")
+    parser.add_argument("--flapping", type=float, default=0.01,
+                        help="share of homes going offline and online every 30 s")
+    parser.add_argument("--calls", type=int, default=20, help="probe calls idle (and at most "
+                                                              "this many under load)")
+    parser.add_argument("--generators", type=int, default=2, help="load processes")
+    parser.add_argument("--json", type=Path, help="write the figures here")
+    args = parser.parse_args()
+    console = Console(width=max(Console().width, 150))
+    root = Path(tempfile.mkdtemp(prefix="bedwatch-bench-fleet-"))
+    try:
+        figures = run(args, root, console)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    table = Table(title=f"{args.homes:,} homes for {args.duration:.0f} s against one hub "
+                        f"({args.workers} ingest worker(s), {os.cpu_count()} cores)")
+    for column in ("figure", "value", "target"):
+        table.add_column(column, justify="left" if column == "figure" else "right")
+    idle, loaded = figures["idle_call_to_page_ms"], figures["load_call_to_page_ms"]
+    table.add_row("reading batches asked of the generators",
+                  f"{figures['published']['readings']:,}", "")
+    table.add_row("messages acknowledged by the broker / taken by the hub",
+                  f"{figures['published']['acked']:,} / {figures['hub_taken_messages']:,}", "")
+    table.add_row("backlog growth, second half (messages)",
+                  str(figures["backlog_growth_second_half"]), "none")
+    table.add_row("hub CPU (share of one core)", f"{figures['hub_cpu_share_of_one_core']:.2f}",
+                  "")
+    table.add_row("hub RSS now / peak MB",
+                  f"{figures['hub_rss_mb']:.0f} / {figures['hub_peak_rss_mb']:.0f}", "")
+    table.add_row("call → page idle p50 / p99 ms", f"{idle['p50']} / {idle['p99']}",
+                  f"p99 < {TARGET_IDLE_P99_MS:.0f}")
+    table.add_row("call → page under load p50 / p99 ms (n)",
+                  f"{loaded['p50']} / {loaded['p99']} ({loaded['n']})",
+                  f"p99 < {TARGET_LOAD_P99_MS:.0f}")
+    table.add_row("load average before / after load",
+                  f"{figures['load_average_before_load']:.1f} / "
+                  f"{figures['load_average_after']:.1f}", "")
+    console.print(table)
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
