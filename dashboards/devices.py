@@ -8,7 +8,7 @@ from grafana_foundation_sdk.builders import dashboard as builder
 from grafana_foundation_sdk.builders import stat, table, timeseries
 from grafana_foundation_sdk.models import common
 
-from bedwatch.i18n import both
+from bedwatch.i18n import N_, both
 from dashboards.common import (
     BY_SITE_HOME,
     DESK,
@@ -41,34 +41,26 @@ def dashboard() -> builder.Dashboard:
         "clock and version.", DESK), "now-24h")
         .with_variable(site_variable()).with_variable(home_variable()))
 
-    panel_id, pos = grid.place(8, 5)
-    board = board.with_panel(
-        stat.Panel().id(panel_id).grid_pos(pos)
-        .title(both("Home units with a wrong clock", DESK)).datasource(DATASOURCE)
-        .with_target(InfluxQL(
-            'SELECT COUNT("clock") AS "wrong_clock" FROM (SELECT LAST("clock_synced") AS '
-            f'"clock" {_AGENTS} GROUP BY "home") WHERE "clock" = 0'))
-        .unit("none").decimals(0).no_value("0")
-        .thresholds(steps((None, "green"), (1, "orange"))))
-    panel_id, pos = grid.place(8, 5)
-    board = board.with_panel(
-        stat.Panel().id(panel_id).grid_pos(pos)
-        .title(both("Devices with a low battery", DESK)).datasource(DATASOURCE)
-        .with_target(InfluxQL(
-            'SELECT COUNT("battery") AS "low_battery" FROM (SELECT LAST("battery_pct") AS '
-            f'"battery" {_DEVICES} GROUP BY "home", "device") '
-            f'WHERE "battery" <= {LOW_BATTERY_PCT}'))
-        .unit("none").decimals(0).no_value("0")
-        .thresholds(steps((None, "green"), (1, "orange"))))
-    panel_id, pos = grid.place(8, 5)
-    board = board.with_panel(
-        stat.Panel().id(panel_id).grid_pos(pos)
-        .title(both("Devices disconnected", DESK)).datasource(DATASOURCE)
-        .with_target(InfluxQL(
-            'SELECT COUNT("connected") AS "disconnected" FROM (SELECT LAST("connected") AS '
-            f'"connected" {_DEVICES} GROUP BY "home", "device") WHERE "connected" = 0'))
-        .unit("none").decimals(0).no_value("0")
-        .thresholds(steps((None, "green"), (1, "red"))))
+    for title, query, colour in (
+        (N_("Home units with a wrong clock"),
+         'SELECT COUNT("clock") AS "wrong_clock" FROM (SELECT LAST("clock_synced") AS '
+         f'"clock" {_AGENTS} GROUP BY "home") WHERE "clock" = 0', "orange"),
+        (N_("Devices with a low battery"),
+         'SELECT COUNT("battery") AS "low_battery" FROM (SELECT LAST("battery_pct") AS '
+         f'"battery" {_DEVICES} GROUP BY "home", "device") '
+         f'WHERE "battery" <= {LOW_BATTERY_PCT}', "orange"),
+        (N_("Devices disconnected"),
+         'SELECT COUNT("connected") AS "disconnected" FROM (SELECT LAST("connected") AS '
+         f'"connected" {_DEVICES} GROUP BY "home", "device") WHERE "connected" = 0', "red"),
+    ):
+        # A count of things wrong: green at none, the colour from the first one.
+        panel_id, pos = grid.place(8, 5)
+        board = board.with_panel(
+            stat.Panel().id(panel_id).grid_pos(pos)
+            .title(both(title, DESK)).datasource(DATASOURCE)
+            .with_target(InfluxQL(query))
+            .unit("none").decimals(0).no_value("0")
+            .thresholds(steps((None, "green"), (1, colour))))
 
     panel_id, pos = grid.place(24, 9)
     board = board.with_panel(
