@@ -1,6 +1,6 @@
 """A fleet of homes against one hub: does ingest keep up, and how fast is a call paged meanwhile?
 
-Issue 13 (a hub for 10,000 homes). Against a real Mosquitto (the rig's settings), a real
+A hub for 10,000 homes. Against a real Mosquitto (the rig's settings), a real
 InfluxDB and the hub as `bedwatch hub run` (optionally with `--workers` ingest workers), with
 every home in the hub's registry (imported as `bedwatch hub import-registry` does):
 
@@ -18,11 +18,22 @@ time and its growth in the second half of the load, the hub's CPU (process tree,
 system, as a share of one core) and peak RSS, call → page p50/p99 idle and under load. Targets:
 no backlog growth, p99 < 250 ms under load, < 25 ms idle.
 
+Where a call's time goes is read back from the hub's own rows after the run: publish → stored
+(`events.received_at`: the broker and the hub's control lane) and stored → delivered (the
+first successful `deliveries.at`: alert engine, pager, apprise, the sink's answer); and the
+hub's event-loop lag (`/api/stats` `loop_lag_ms`) is sampled through the load. `--profile`
+records the hub process with py-spy meanwhile, waiting stacks included.
+
+The load generator (`ingestlib/fleetgen.py`) writes pre-built MQTT packets over a few plain
+connections per process, ten slices a second; a paho publisher got only 2,000–3,000
+messages a second acknowledged, a third of 10,000 homes' traffic.
+
 Broker identities: the probe home is enrolled as any home is (its own dynamic-security user).
-The fleet is published by a few load-generator users, each with a role that may publish on
-every home's topics (as the rig's test publisher), not by 10,000 users: creating those costs
-10,000 admin commands before the run and changes nothing the hub or the broker's per-message
-ACL check does. The broker's own cost of 10,000 connections is therefore not measured here.
+The fleet is published by load-generator users (`--generators` × `--connections`), each with
+a role that may publish on every home's topics (as the rig's test publisher), not by 10,000
+users: creating those costs 10,000 admin commands before the run and changes nothing the hub
+or the broker's per-message ACL check does. The broker's own cost of 10,000 connections is
+therefore not measured here.
 
     python bench/fleet.py [--homes N] [--duration S] [--workers N] [--json PATH]
 """
@@ -30,10 +41,10 @@ ACL check does. The broker's own cost of 10,000 connections is therefore not mea
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import multiprocessing
 import os
-import random
 import shutil
 import statistics
 import tempfile
@@ -43,10 +54,10 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import orjson
 import paho.mqtt.client as mqtt
 from ingestlib.drains import start_hub
-from ingestlib.procs import Usage, peak_rss_mb
+from ingestlib.fleetgen import generate
+from ingestlib.procs import PySpy, Usage, peak_rss_mb
 from rich.console import Console
 from rich.table import Table
 
@@ -57,8 +68,6 @@ from rig.stack import InfluxDB, Mosquitto
 
 PROBE = "fleet-probe"
 LOAD_ROLE = "bench-fleet-load"
-EVENT_KINDS = ("bed_return", "mat_pressed", "mat_released")  # no alert, no page
-FLAP_PERIOD_S = 30.0
 SAMPLE_S = 2.0
 TARGET_LOAD_P99_MS = 250.0
 TARGET_IDLE_P99_MS = 25.0
@@ -96,65 +105,6 @@ def _connect(port: int, credentials: BrokerCredentials) -> mqtt.Client:
     client.connect("127.0.0.1", port, keepalive=60)
     client.loop_start()
     return client
-
-
-def generate(job: tuple[int, BrokerCredentials, list[str], dict[str, Any]],
-             counts: Any) -> None:
-    """One load generator: publish its homes' traffic every second until the deadline."""
-    port, credentials, homes, options = job
-    rng = random.Random(credentials.username)
-    client = _connect(port, credentials)
-    acked = [0]
-
-    def on_publish(*_: Any) -> None:
-        acked[0] += 1
-
-    client.on_publish = on_publish
-    flapping = set(rng.sample(homes, int(len(homes) * options["flapping"])))
-    offline: set[str] = set()
-    # Counted here and handed to the shared dict once a second (each access is a round trip).
-    local = {"readings": 0, "events": 0, "statuses": 0, "late_ticks": 0}
-    seq = 0
-    start = time.time()
-    next_flap = time.monotonic() + rng.uniform(1, FLAP_PERIOD_S / 2)
-    tick = time.monotonic()
-    while time.monotonic() < options["deadline"]:
-        seq += 1
-        now = time.time()
-        for home in homes:
-            if home in offline:
-                continue
-            readings = [{"device": "bed", "kind": "vitals", "t": now - 1 + k / 10,
-                         "fields": {"heart_rate_bpm": float(55 + (seq + k) % 30),
-                                    "breathing_rate_bpm": float(12 + k % 7)}}
-                        for k in range(options["readings"])]
-            client.publish(f"{wire.TOPIC_ROOT}/{home}/readings", orjson.dumps(
-                {"v": 1, "agent": home, "seq": seq, "readings": readings}), qos=1)
-            local["readings"] += 1
-            if rng.random() < options["event_rate"]:
-                event = {"v": 1, "id": uuid.uuid4().hex, "seq": seq, "t": now,
-                         "device": "bed", "kind": rng.choice(EVENT_KINDS), "severity": "info"}
-                client.publish(f"{wire.TOPIC_ROOT}/{home}/events", orjson.dumps(event), qos=1)
-                local["events"] += 1
-        if flapping and time.monotonic() >= next_flap:
-            next_flap += FLAP_PERIOD_S / 2
-            for home in flapping:
-                state = "online" if home in offline else "offline"
-                (offline.discard if state == "online" else offline.add)(home)
-                status = {"v": 1, "agent": home, "state": state, "t": time.time(),
-                          "uptime_s": time.time() - start}
-                client.publish(f"{wire.TOPIC_ROOT}/{home}/status", orjson.dumps(status),
-                               qos=1, retain=True)
-                local["statuses"] += 1
-        counts.update(local, acked=acked[0])
-        tick += 1.0
-        time.sleep(max(0.0, tick - time.monotonic()))
-        if time.monotonic() - tick > 1.0:
-            local["late_ticks"] += 1  # the generator itself could not keep its second
-    time.sleep(1.0)
-    counts.update(local, acked=acked[0])
-    client.loop_stop()
-    client.disconnect()
 
 
 class Probe:
@@ -209,6 +159,31 @@ class Probe:
         self.client.disconnect()
 
 
+def stages(database: Path, since: float) -> list[dict[str, float]]:
+    """Return, per probe press published after `since` (wall clock), where its time went:
+    publish → the hub's control lane stored it (`received_ms`: the broker and the hub's loop),
+    and stored → the first successful delivery returned (`paged_ms`: the alert engine, the
+    pager's tick and claim, the text, apprise and the sink's HTTP answer). From the hub's own
+    rows (events.received_at, deliveries.at), read after the run."""
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as db:
+        rows = db.execute(
+            "SELECT e.t, e.received_at, MIN(d.at) FROM events e "
+            "JOIN deliveries d ON d.alert_id = e.alert_id AND d.ok "
+            "WHERE e.home = ? AND e.kind = 'call' AND e.t >= ? "
+            "GROUP BY e.home, e.id ORDER BY e.t", (PROBE, since)).fetchall()
+    return [{"t": t, "received_ms": (received - t) * 1000, "paged_ms": (at - received) * 1000}
+            for t, received, at in rows]
+
+
+def _stage_summary(rows: list[dict[str, float]]) -> dict[str, Any]:
+    return {key: {"p50": round(statistics.median(values), 1),
+                  "p99": round(percentile(values, 99) or 0, 1), "max": round(max(values), 1)}
+            for key in ("received_ms", "paged_ms")
+            if (values := [row[key] for row in rows])}
+
+
 def stats(site: LocalSite) -> dict[str, Any] | None:
     """Return the hub's /api/stats, or None when it does not answer in time (counted)."""
     try:
@@ -241,18 +216,20 @@ def run(args: argparse.Namespace, root: Path, console: Console) -> dict[str, Any
                           f"{setup_s:.1f} s (load {os.getloadavg()[0]:.1f})")
             probe = Probe(site)
             probe.presses(3, 0.1)  # warm-up: the first page opens connections
+            idle_from = time.time()
             idle = probe.presses(args.calls, 0.2)
+            load_from = time.time()
             console.print(f"idle: {len(idle)} calls paged (load {os.getloadavg()[0]:.1f})")
 
-            users = load_users(broker, args.generators)
+            users = load_users(broker, args.generators * args.connections)
             manager = multiprocessing.get_context("fork").Manager()
             deadline = time.monotonic() + args.duration
             options = {"readings": args.readings, "event_rate": args.event_rate,
                        "flapping": args.flapping, "deadline": deadline}
             counters = [manager.dict(readings=0, events=0, statuses=0, acked=0, late_ticks=0)
-                        for _ in users]
-            jobs = [(broker.port, user, homes[i::len(users)], options)
-                    for i, user in enumerate(users)]
+                        for _ in range(args.generators)]
+            jobs = [(broker.port, users[i::args.generators], homes[i::args.generators], options)
+                    for i in range(args.generators)]
             before = stats(site) or {"ingest": {}}
             unanswered = 0
             usage0, t0, load0 = Usage.of(pid), time.monotonic(), os.getloadavg()[0]
@@ -261,6 +238,7 @@ def run(args: argparse.Namespace, root: Path, console: Console) -> dict[str, Any
                                                                             strict=True)]
             for one in generators:
                 one.start()
+            spy = PySpy(pid, args.profile, idle=True) if args.profile else None
             samples: list[dict[str, float]] = []
             loaded: list[float] = []
 
@@ -278,6 +256,7 @@ def run(args: argparse.Namespace, root: Path, console: Console) -> dict[str, Any
                     got = taken(now, before)
                     samples.append({"t": round(time.monotonic() - t0, 1), "acked": sent,
                                     "taken": got, "backlog": sent - got,
+                                    "loop_lag_p99_ms": now.get("loop_lag_ms", {}).get("p99_ms"),
                                     "unsent": sum(c["readings"] + c["events"] + c["statuses"]
                                                   for c in counters) - sent})
 
@@ -290,6 +269,7 @@ def run(args: argparse.Namespace, root: Path, console: Console) -> dict[str, Any
             watcher.join(args.duration + 30)
             for one in generators:
                 one.join(60)
+            profile = spy.stop(top=25) if spy is not None else None
             usage1, t1 = Usage.of(pid), time.monotonic()
             probe.close()
             # What was still queued when the load stopped: how long the hub takes to catch up.
@@ -305,6 +285,7 @@ def run(args: argparse.Namespace, root: Path, console: Console) -> dict[str, Any
             rss = peak_rss_mb(pid)
             sent = {key: sum(c[key] for c in counters)
                     for key in ("readings", "events", "statuses", "acked", "late_ticks")}
+            stored = stages(site.root / "hub" / "hub.sqlite", idle_from)
     finally:
         influx.stop()
         broker.stop()
@@ -329,6 +310,11 @@ def run(args: argparse.Namespace, root: Path, console: Console) -> dict[str, Any
         "hub_cpu_s": round(usage1.cpu_s - usage0.cpu_s, 2),
         "hub_cpu_share_of_one_core": round((usage1.cpu_s - usage0.cpu_s) / (t1 - t0), 3),
         "hub_rss_mb": round(usage1.rss_mb, 1), "hub_peak_rss_mb": round(rss, 1),
+        "hub_loop_lag_ms": after.get("loop_lag_ms", {}),
+        "profile_during_load": profile,
+        "loop_lag_p99_ms_during_load": [s["loop_lag_p99_ms"] for s in samples],
+        "idle_stages_ms": _stage_summary([r for r in stored if r["t"] < load_from]),
+        "load_stages_ms": _stage_summary([r for r in stored if r["t"] >= load_from]),
         "idle_call_to_page_ms": _summary(idle, args.calls),
         "load_call_to_page_ms": {**_summary(loaded, None), "lost": lost_loaded},
         "targets": {"load_p99_ms": TARGET_LOAD_P99_MS, "idle_p99_ms": TARGET_IDLE_P99_MS},
@@ -355,6 +341,12 @@ def main() -> int:
     parser.add_argument("--calls", type=int, default=20, help="probe calls idle (and at most "
                                                               "this many under load)")
     parser.add_argument("--generators", type=int, default=2, help="load processes")
+    parser.add_argument("--connections", type=int, default=4,
+                        help="broker connections per load process")
+    parser.add_argument("--profile", type=Path, help="py-spy the hub process during the load "
+                                                      "(idle stacks too) into this raw file")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the temporary folder (the hub's log and database)")
     parser.add_argument("--json", type=Path, help="write the figures here")
     args = parser.parse_args()
     console = Console(width=max(Console().width, 150))
@@ -362,7 +354,10 @@ def main() -> int:
     try:
         figures = run(args, root, console)
     finally:
-        shutil.rmtree(root, ignore_errors=True)
+        if args.keep:
+            console.print(f"kept the servers' and the hub's folders and logs in {root}")
+        else:
+            shutil.rmtree(root, ignore_errors=True)
     table = Table(title=f"{args.homes:,} homes for {args.duration:.0f} s against one hub "
                         f"({args.workers} ingest worker(s), {os.cpu_count()} cores)")
     for column in ("figure", "value", "target"):
@@ -383,6 +378,15 @@ def main() -> int:
     table.add_row("call → page under load p50 / p99 ms (n)",
                   f"{loaded['p50']} / {loaded['p99']} ({loaded['n']})",
                   f"p99 < {TARGET_LOAD_P99_MS:.0f}")
+    for phase in ("idle", "load"):
+        for key, label in (("received_ms", "publish → stored by the hub"),
+                           ("paged_ms", "stored → delivered")):
+            if stage := figures[f"{phase}_stages_ms"].get(key):
+                table.add_row(f"  {phase}: {label} p50 / p99 ms",
+                              f"{stage['p50']} / {stage['p99']}", "")
+    lags = [v for v in figures["loop_lag_p99_ms_during_load"] if v is not None]
+    table.add_row("hub event loop lag during load: worst p99 of a minute ms",
+                  f"{max(lags):.1f}" if lags else "—", "")
     table.add_row("load average before / after load",
                   f"{figures['load_average_before_load']:.1f} / "
                   f"{figures['load_average_after']:.1f}", "")

@@ -1,6 +1,6 @@
 """How fast the hub drains a backlog of readings into InfluxDB, and whether it loses any.
 
-Issue 13 (a hub for 10,000 homes). The drain, against a real Mosquitto (persistence on, the
+A hub for 10,000 homes. The drain, against a real Mosquitto (persistence on, the
 rig's settings) and a real InfluxDB 1.x: the hub runs (`bedwatch hub run`) until it has stored
 a probe reading and every readings lane is subscribed, so that its persistent sessions exist;
 it is killed (SIGKILL) so that the broker queues for it; the homes publish the backlog (reading

@@ -349,17 +349,7 @@ def make_engine(url: str) -> Engine:
     stamped with the baseline first; one newer than this code is refused (MigrationError).
     SQLite gets WAL, full sync and a busy timeout.
     """
-    engine = create_engine(url, future=True)
-    if engine.dialect.name == "sqlite":
-
-        @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=FULL")
-            cursor.execute("PRAGMA busy_timeout=5000")
-            cursor.close()
-
+    engine = _engine(url, durable=True)
     from hub.migrations import upgrade
 
     try:
@@ -368,6 +358,33 @@ def make_engine(url: str) -> Engine:
         engine.dispose()
         raise
     return engine
+
+
+def _engine(url: str, *, durable: bool) -> Engine:
+    engine = create_engine(url, future=True)
+    if engine.dialect.name == "sqlite":
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            # WAL with NORMAL: a commit is not synced to disk by itself (the next FULL commit
+            # or checkpoint syncs it); a power cut may lose it, never corrupt the database.
+            cursor.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+            cursor.execute("PRAGMA busy_timeout=5000")
+            cursor.close()
+
+    return engine
+
+
+def views_engine(engine: Engine) -> Engine:
+    """Return the engine for rows that are a view for people, rebuilt from what the homes keep
+    sending (fleet health): with SQLite, connections whose commits are not synced to disk one
+    by one, so that a fleet's thousands of rows cost no fsync each while calls wait for the
+    one write lock; any other database, the same engine. The schema is `make_engine`'s."""
+    if engine.dialect.name != "sqlite" or engine.url.database in (None, "", ":memory:"):
+        return engine  # an in-memory database is one connection's: it cannot be shared
+    return _engine(engine.url.render_as_string(hide_password=False), durable=False)
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Any]:

@@ -151,8 +151,9 @@ def home_state_lines(session: Session, now: float, covered_s: float) -> list[str
     bed-day (`bed_days`), with the alerts opened in the interval before it (`alerts_opened`),
     so alerts per bed-day is `SUM(alerts_opened) / SUM(bed_days)` over any range.
     """
-    homes = list(session.scalars(select(Home).where(Home.active)))
-    agents = {a.home: a for a in session.scalars(select(AgentState))}
+    # Columns, not entities: 10,000 homes as ORM objects took a third of a second.
+    homes = session.execute(select(Home.id, Home.site_id).where(Home.active)).all()
+    agents = dict(session.execute(select(AgentState.home, AgentState.state)).tuples().all())
     open_by_home: dict[str, list[Alert]] = {}
     for alert in session.scalars(select(Alert).where(Alert.state != "resolved")):
         open_by_home.setdefault(alert.home, []).append(alert)
@@ -161,10 +162,9 @@ def home_state_lines(session: Session, now: float, covered_s: float) -> list[str
             Alert.opened_at > now - covered_s, Alert.opened_at <= now)):
         opened[opened_in] = opened.get(opened_in, 0) + 1
     lines = []
-    for home in homes:
-        agent = agents.get(home.id)
-        online = agent is not None and agent.state == "online"
-        alerts = open_by_home.get(home.id, [])
+    for home_id, site_id in homes:
+        online = agents.get(home_id) == "online"
+        alerts = open_by_home.get(home_id, [])
         silent = sorted({a.data.get("device", a.device) or "?" for a in alerts
                          if a.kind == "device_silent"})
         # Someone must go or call: a paging alert that is not about the equipment's silence.
@@ -187,8 +187,8 @@ def home_state_lines(session: Session, now: float, covered_s: float) -> list[str
             "open_critical": counts["critical"], "open_high": counts["high"],
             "open_low": counts["low"],
             "oldest_unacked_s": max((now - a.opened_at for a in unacked), default=0.0),
-            "alerts_opened": opened.get(home.id, 0), "bed_days": covered_s / DAY_S}
-        lines.append(_line("home_state", {"site": home.site_id, "home": home.id}, fields, now))
+            "alerts_opened": opened.get(home_id, 0), "bed_days": covered_s / DAY_S}
+        lines.append(_line("home_state", {"site": site_id, "home": home_id}, fields, now))
     return lines
 
 
@@ -280,13 +280,16 @@ class DeskPoints:
         Stamped at the start of the current interval: hubs sharing one database write the
         same points, which InfluxDB keeps once.
         """
+        lines = self._snapshot_lines()
+        self.writer.add(lines)
+        return len(lines)
+
+    def _snapshot_lines(self) -> list[str]:
         slot = self.clock.now() // self.every_s * self.every_s
         with self.sessions() as session:
             self._sites = {home: site for home, site in
                            session.execute(select(Home.id, Home.site_id))}
-            lines = home_state_lines(session, slot, self.every_s)
-        self.writer.add(lines)
-        return len(lines)
+            return home_state_lines(session, slot, self.every_s)
 
     async def ensure_schema(self) -> None:
         """Create the retention policies and continuous queries (idempotent)."""
@@ -303,8 +306,8 @@ class DeskPoints:
                     await self.ensure_schema()
                 except Exception as exc:  # InfluxDB away: the charts wait, nothing else does
                     log.debug("desk schema not set up yet: %s", exc)
-            try:
-                self.snapshot()
+            try:  # read beside the loop: a fleet's homes are thousands of rows
+                self.writer.add(await asyncio.to_thread(self._snapshot_lines))
             except Exception:
                 log.exception("desk snapshot failed; trying again")
             with contextlib.suppress(TimeoutError):

@@ -46,6 +46,10 @@ MAX_DEPTH = 2**31 - 1  # an outbox depth as an SQL integer column holds it (Post
 # A write that failed this many times in a row is dropped (counted), so that one value the
 # store refuses cannot stop every later write.
 MAX_WRITE_TRIES = 3
+# Homes written per transaction (hub.fleet.FleetWatch._flush_parts).
+WRITE_HOMES = 100
+# The pause between two parts of a write, for the hub's own writes waiting for the lock.
+PART_PAUSE_S = 0.005
 
 State = Literal["online", "offline", "unknown", "healthy", "device_silent", "fault",
                 "low_battery", "clock_unsynced", "outbox_backlog", "open_alert"]
@@ -242,21 +246,36 @@ class FleetWatch:
                 self._wake.clear()
                 if not stop.is_set():  # a burst of changes (an outage) is one write
                     await asyncio.sleep(self.settle_s)
-                await self._flush_in_thread()
+                await self._flush_parts()
         finally:
             stopping.cancel()
-        await self._flush_in_thread()
+        await self._flush_parts()
 
-    async def _flush_in_thread(self) -> None:
+    async def _flush_parts(self) -> None:
+        """Write what was gathered in transactions of `WRITE_HOMES` homes each, one after
+        another, letting the loop run between them: with SQLite a transaction holds the
+        database's only write lock, and a fleet's "last heard" times in one go (10,000 homes)
+        held it for seconds while calls waited to be stored."""
         agents, devices = self._take()
-        if not agents and not devices:
-            return
-        try:
-            await asyncio.to_thread(self._write, agents, devices, self.clock.now())
-        except Exception:
-            self._give_back(agents, devices)
-            self.counters["flush_errors"] += 1
-            log.exception("fleet health not written; kept for the next try")
+        by_home: dict[str, list[tuple[str, str]]] = {home: [] for home in agents}
+        for key in devices:
+            by_home.setdefault(key[0], []).append(key)
+        homes = sorted(by_home)
+        for start in range(0, len(homes), WRITE_HOMES):
+            part = homes[start:start + WRITE_HOMES]
+            some_agents = {h: agents[h] for h in part if h in agents}
+            some_devices = {k: devices[k] for h in part for k in by_home[h]}
+            try:
+                await asyncio.to_thread(self._write, some_agents, some_devices,
+                                        self.clock.now())
+                await asyncio.sleep(PART_PAUSE_S)  # a write that waited meanwhile goes first
+            except Exception:
+                rest = homes[start:]
+                self._give_back({h: agents[h] for h in rest if h in agents},
+                                {k: devices[k] for h in rest for k in by_home[h]})
+                self.counters["flush_errors"] += 1
+                log.exception("fleet health not written; kept for the next try")
+                return
 
     def flush(self, now: float | None = None) -> None:
         """Write everything gathered now, on this thread; on failure keep it and raise."""

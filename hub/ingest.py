@@ -37,7 +37,7 @@ import functools
 import logging
 import ssl
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,6 +52,8 @@ from hub.lineprotocol import row_lines
 from hub.mqttlane import AckWindow, LaneError, MqttSession, Pending, Publish, _Slot
 
 log = logging.getLogger(__name__)
+# The topics of events (bw/v1/<home>/events): the control lane hands these out first.
+EVENTS_SUFFIX = f"/{wire.Channel.EVENTS.value}"
 
 __all__ = ["AckWindow", "Ingest", "Lane", "Pending", "readings_lane"]
 
@@ -142,7 +144,7 @@ class Ingest:
             clean_session=False, username=cfg.lane_user(lane.client_suffix),
             password=self._password, tls_context=tls_context(cfg.tls, cfg.ca_file),
             keepalive=30, protocol=aiomqtt.ProtocolVersion.V311,
-            max_queued_incoming_messages=0)
+            max_queued_incoming_messages=0, queue_type=EventsFirst)
         # Set before connecting: queued messages arrive right after CONNACK.
         client._client.manual_ack_set(True)
         return client
@@ -322,8 +324,15 @@ class Ingest:
             if len(window) < limit:
                 room.set()
 
+        queue = client._queue
+        opened: dict[int, _Slot] = {}  # by id(message): slots opened at arrival
+
         try:
             async for message in client.messages:
+                if isinstance(queue, EventsFirst):  # taken out of order: ack in arrival order
+                    for arrived in queue.take_arrivals():
+                        if arrived.qos:
+                            opened[id(arrived)] = window.open(arrived.mid)
                 self.last_message_at = time.monotonic()
                 self.counters[f"{lane.name}_received"] += 1
                 payload = message.payload
@@ -331,8 +340,8 @@ class Ingest:
                 pending = await self._handle_with_retries(message.topic.value, data, client)
                 if message.qos == 0:
                     continue
-                _hold(window, message.mid, pending, settle)
-                if len(window) >= limit:
+                _hold(window, message.mid, pending, settle, opened.pop(id(message), None))
+                if len(window) - queue.qsize() >= limit:  # held, not merely queued
                     room.clear()
                     if self.on_window_full is not None:
                         self.on_window_full()
@@ -414,10 +423,47 @@ class Ingest:
             log.warning("receipt for %s to %s not sent: %s", event.id, home, exc)
 
 
+class EventsFirst(asyncio.Queue[aiomqtt.Message]):
+    """The control lane's queue of received messages (aiomqtt's `queue_type`): events are
+    handed out before statuses and command acknowledgements, each kind in arrival order.
+
+    A call must not wait behind a burst of statuses (a street's homes reconnecting after a
+    power cut sends hundreds at once, each a database write). Events keep their order among
+    themselves, so each home's events are handled as sent. `take_arrivals` tells the reader
+    every message in the order the broker sent them, so that PUBACKs still leave in that
+    order (MQTT 3.1.1 §4.6).
+    """
+
+    def _init(self, maxsize: int) -> None:
+        self._urgent: deque[aiomqtt.Message] = deque()
+        self._other: deque[aiomqtt.Message] = deque()
+        self._arrivals: deque[aiomqtt.Message] = deque()
+
+    def _put(self, item: aiomqtt.Message) -> None:
+        (self._urgent if item.topic.value.endswith(EVENTS_SUFFIX) else self._other).append(item)
+        self._arrivals.append(item)
+
+    def _get(self) -> aiomqtt.Message:
+        return self._urgent.popleft() if self._urgent else self._other.popleft()
+
+    def qsize(self) -> int:
+        return len(self._urgent) + len(self._other)
+
+    def empty(self) -> bool:
+        return not (self._urgent or self._other)
+
+    def take_arrivals(self) -> list[aiomqtt.Message]:
+        """Return the messages put since the last call, in the order they arrived."""
+        arrived = list(self._arrivals)
+        self._arrivals.clear()
+        return arrived
+
+
 def _hold(window: AckWindow, mid: int, pending: Pending | None,
-          settle: Callable[[_Slot], None]) -> None:
-    """Open the message's slot in the window; settle it now, or once its batch is stored."""
-    slot = window.open(mid)
+          settle: Callable[[_Slot], None], slot: _Slot | None = None) -> None:
+    """Open the message's slot in the window (unless opened at its arrival); settle it now,
+    or once its batch is stored."""
+    slot = window.open(mid) if slot is None else slot
     if pending is None:
         settle(slot)
     else:

@@ -78,6 +78,12 @@ def connect_packet(client_id: str, username: str | None, password: str | None, *
     return _packet(CONNECT, body)
 
 
+def publish_packet(topic: str, payload: bytes, mid: int, *, retain: bool = False) -> bytes:
+    """Return a QoS 1 PUBLISH packet (§3.3) with packet identifier `mid` (1–65535)."""
+    return _packet(PUBLISH | 0x02 | (0x01 if retain else 0),
+                   _text(topic) + mid.to_bytes(2, "big") + payload)
+
+
 class MqttSession:
     """One connection as a subscriber: `open`, `subscribe`, then `receive` and `ack` in turn.
 

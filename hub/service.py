@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,13 +20,22 @@ from bedwatch import wire
 from bedwatch.runner import stop_on_signals
 from hub.alerts import AlertEngine, Clock, SystemClock
 from hub.config import ConfigError, HubConfig, load_config
-from hub.db import AgentState, DeadLetter, EventRecord, make_engine, make_sessionmaker
+from hub.db import (
+    AgentState,
+    DeadLetter,
+    EventRecord,
+    Home,
+    make_engine,
+    make_sessionmaker,
+    views_engine,
+)
 from hub.desk_points import DeskPoints
 from hub.fleet import FleetWatch
 from hub.influx import InfluxWriter, event_point, reading_point
 from hub.ingest import Ingest, Pending
 from hub.ingestworkers import IngestWorkers, ReadingsSeen, ingest_lanes
 from hub.lineprotocol import reading_lines
+from hub.looplag import LoopLag, StallReporter
 from hub.migrations import MigrationError
 from hub.pager import ApprisePager, Notifier
 from hub.watchdog import Watchdog, read_health
@@ -34,6 +44,8 @@ from hub.web.deps import ChangeFeed, HubStatus
 
 log = logging.getLogger(__name__)
 _M = TypeVar("_M", bound=wire.Message)
+# How often the registered homes are read again, and an unregistered home asked again.
+REGISTERED_EVERY_S = 60.0
 
 
 class _ApiServer(uvicorn.Server):
@@ -70,7 +82,9 @@ class Hub:
         self._deliveries: set[asyncio.Task[int]] = set()
         self.watchdog = Watchdog(self.alerts)
         self.desk = DeskPoints(self.writer, self.sessions, self.clock)  # Grafana's points
-        self.fleet = FleetWatch(self.sessions, self.clock)  # the desk's fleet health, in SQL
+        # The desk's fleet health, in SQL; beside the loop, in parts (hub.fleet).
+        self.views_engine = views_engine(self.engine)
+        self.fleet = FleetWatch(make_sessionmaker(self.views_engine), self.clock)
         # Readings are acknowledged once InfluxDB has them; a full window writes at once.
         self.ingest = Ingest(config.mqtt, self.handle, dead_letter=self.store_dead_letter,
                              on_window_full=self.writer.flush_soon,
@@ -82,8 +96,11 @@ class Hub:
         self.page_wake = asyncio.Event()
         self._changed = asyncio.Event()
         self.duplicates = 0
-        self._home_checked: dict[str, float] = {}
+        self._home_checked: dict[str, float] = {}  # unregistered homes, when last asked
+        self._registered: set[str] = set()  # the registry's active homes, read at
+        self._registered_at = -math.inf  # this monotonic time
         self.started = time.monotonic()
+        self.loop_lag = LoopLag(stalls=StallReporter())
 
     def notify_change(self) -> None:
         """Wake everyone waiting for alerts to change (the caregivers' live pages)."""
@@ -100,7 +117,7 @@ class Hub:
         """Store one validated message and act on it; for a reading batch, return the ticket
         that says when InfluxDB has it (the message is acknowledged only then)."""
         if isinstance(message, wire.ReadingBatch):
-            if home not in self._home_checked:
+            if not self._checked_lately(home, time.monotonic()):
                 with self.sessions() as session:
                     self._check_registered(session, home, "readings")
                     session.commit()
@@ -135,7 +152,7 @@ class Hub:
         return self.writer.add_durable(lines)
 
     def _readings_seen(self, home: str, batch: wire.ReadingBatch) -> None:
-        if home not in self._home_checked:
+        if not self._checked_lately(home, time.monotonic()):
             with self.sessions() as session:
                 self._check_registered(session, home, "readings")
                 session.commit()
@@ -187,10 +204,13 @@ class Hub:
                 self.alerts.on_event(session, home, "edge_clock_wrong", event.device, now,
                                      {"edge_t": event.t, "event": event.id})
             session.commit()
-        self.writer.add([event_point(home, event, t)])
         if alert is not None:
-            self.page_wake.set()
+            # Straight to delivery, without waking the page loop: its tick (every timer of
+            # every alert, the watchdog's checks) would go first. The alert's own timers start
+            # in the future; the next regular tick (`tick_s`) sees them.
+            self._deliver_soon()
             self.notify_change()
+        self.writer.add([event_point(home, event, t)])
 
     async def store_dead_letter(self, topic: str, payload: bytes, error: str,
                                 attempts: int) -> None:
@@ -247,13 +267,25 @@ class Hub:
         elif was_synced is False:
             self.alerts.on_event(session, home, "edge_clock_ok", "agent", now, {})
 
-    def _check_registered(self, session: Session, home: str, source: str) -> None:
-        """Raise `unknown_home` for a home nobody registered; asked of the database once a
-        minute per home, so a stream of readings costs no query per message."""
+    def _checked_lately(self, home: str, now: float) -> bool:
+        """Return True when `home` needs no registry check now (no database asked)."""
+        if now - self._registered_at >= REGISTERED_EVERY_S:
+            return False
         checked = self._home_checked.get(home)
-        if checked is not None and time.monotonic() - checked < 60.0:
+        return home in self._registered or (
+            checked is not None and now - checked < REGISTERED_EVERY_S)
+
+    def _check_registered(self, session: Session, home: str, source: str) -> None:
+        """Raise `unknown_home` for a home nobody registered. The registered homes are read in
+        one query at most once a minute; a home not among them is asked of the database once a
+        minute, so a stream of readings costs no query per message, nor per home."""
+        now = time.monotonic()
+        if now - self._registered_at >= REGISTERED_EVERY_S:
+            self._registered = set(session.scalars(select(Home.id)))
+            self._registered_at = now
+        if self._checked_lately(home, now):
             return
-        self._home_checked[home] = time.monotonic()
+        self._home_checked[home] = now
         if self.alerts.note_unknown_home(session, home, source) is not None:
             self.page_wake.set()
 
@@ -266,11 +298,7 @@ class Hub:
             self.page_wake.clear()
             try:
                 self.alerts.tick()
-                # Delivered beside the loop: a channel that hangs delays no timer and no
-                # other page (a page in delivery is claimed, so no run sends it twice).
-                task = asyncio.create_task(self._deliver_due())
-                self._deliveries.add(task)
-                task.add_done_callback(self._deliveries.discard)
+                self._deliver_soon()
                 # After the tick: a tick that raises sends no heartbeat, so outside sees it.
                 await self.watchdog.run_once(read_health(self))
                 self.notify_change()
@@ -278,6 +306,13 @@ class Hub:
                 log.exception("paging failed; retrying")
         if self._deliveries:  # let deliveries under way finish and record their outcome
             await asyncio.wait(self._deliveries, timeout=self.config.pager.delivery_timeout_s)
+
+    def _deliver_soon(self) -> None:
+        """Deliver the due pages beside the loop: a channel that hangs delays no timer and no
+        other page (a page in delivery is claimed, so no run sends it twice)."""
+        task = asyncio.create_task(self._deliver_due())
+        self._deliveries.add(task)
+        task.add_done_callback(self._deliveries.discard)
 
     async def _deliver_due(self) -> int:
         try:
@@ -297,6 +332,7 @@ class Hub:
             asyncio.create_task(self._page_loop(stop), name="pager"),
             asyncio.create_task(self.desk.run(stop), name="desk-points"),
             asyncio.create_task(self.fleet.run(stop), name="fleet-health"),
+            asyncio.create_task(self.loop_lag.run(stop), name="loop-lag"),
         ]
         if self.workers is not None:
             tasks.append(asyncio.create_task(self.workers.run(stop), name="ingest-workers"))
@@ -319,6 +355,7 @@ class Hub:
             await asyncio.gather(*tasks, return_exceptions=True)
             await self.writer.close()
             self.engine.dispose()
+            self.views_engine.dispose()
 
 
 def web_context(hub: Hub) -> WebContext:
@@ -328,7 +365,7 @@ def web_context(hub: Hub) -> WebContext:
             mqtt_connected=hub.ingest.connected, influx_reachable=hub.writer.reachable,
             uptime_s=time.monotonic() - hub.started, ingest=dict(hub.ingest.counters),
             rejected=dict(hub.ingest.rejected), duplicates=hub.duplicates,
-            influx=hub.influx_figures())
+            influx=hub.influx_figures(), loop_lag_ms=hub.loop_lag.figures())
 
     assert hub.config.api.secret is not None
     return WebContext(sessions=hub.sessions, clock=hub.clock, engine=hub.alerts,

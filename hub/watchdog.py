@@ -139,13 +139,17 @@ class Watchdog:
             # Silence counts only while the broker is there and some home should be talking.
             self._last_count, self._last_message_at = health.messages_received, now
         raised: list[str] = []
+        # What this hub sees of its own links is its alert, named by the hub: with several
+        # hubs on one database, a healthy hub must not resolve the alert of one that is not.
+        me = self.engine.ownership.name
         try:
             with self.engine.sessions() as session:
                 for condition in CONDITIONS:
                     kind = condition.kind
                     if not self._bad(kind, health, now):
                         self._bad_since.pop(kind, None)
-                        if self.engine.resolve_hub_alert(session, kind, condition.recovered):
+                        if self.engine.resolve_hub_alert(session, kind, condition.recovered,
+                                                         me):
                             log.info("%s: %s", kind, condition.recovered)
                         continue
                     since = self._bad_since.setdefault(
@@ -153,9 +157,9 @@ class Watchdog:
                     if now - since < condition.after_s(self.config):
                         continue
                     raised.append(kind)
-                    if self.engine.active_hub_alert(session, kind) is None:
+                    if self.engine.active_hub_alert(session, kind, me) is None:
                         log.error("%s since %.0f s: paging the technicians", kind, now - since)
-                        self.engine.raise_hub_alert(session, kind, since)
+                        self.engine.raise_hub_alert(session, kind, since, device=me)
                 session.commit()
         except SQLAlchemyError:
             log.exception("the watchdog cannot reach the SQL store")

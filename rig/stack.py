@@ -257,6 +257,20 @@ class Mosquitto(BrokerIdentities, _Server):
         self.config_path.write_text("\n".join(lines) + "\n")
         return [self.binary, "-c", str(self.config_path)]
 
+    def save(self, timeout_s: float = 10.0) -> None:
+        """Make the broker write its store now (SIGUSR1, mosquitto(8)) and wait until it has:
+        sessions, subscriptions and queued messages as they are this moment."""
+        assert self.process is not None, "the broker is not running"
+        store = self.workdir / "data" / "mosquitto.db"
+        before = store.stat().st_mtime_ns if store.exists() else None
+        self.process.send_signal(signal.SIGUSR1)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if store.exists() and store.stat().st_mtime_ns != before:
+                return
+            time.sleep(0.02)
+        raise TimeoutError(f"the broker did not write {store} within {timeout_s} s")
+
     def _autosave_lines(self) -> list[str]:
         if self.autosave_changes is not None:
             return ["autosave_on_changes true", f"autosave_interval {self.autosave_changes}"]

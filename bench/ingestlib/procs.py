@@ -68,7 +68,9 @@ def written_mb(pid: int | None) -> float:
 class PySpy:
     """py-spy recording a process's Python stacks (raw, collapsed) until `stop()`."""
 
-    def __init__(self, pid: int, output: Path) -> None:
+    def __init__(self, pid: int, output: Path, *, idle: bool = False) -> None:
+        """With `idle`, stacks waiting in a system call are sampled too (what holds a loop
+        that is not computing: a disk sync, a lock)."""
         self.output = output
         self.process: subprocess.Popen[bytes] | None = None
         binary = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
@@ -81,7 +83,7 @@ class PySpy:
         time.sleep(0.3)
         self.process = subprocess.Popen(
             [binary, "record", "--pid", str(pid), "--rate", "100", "--format", "raw",
-             "--nonblocking", "--output", str(output)],
+             "--nonblocking", "--output", str(output), *(["--idle"] if idle else [])],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
     def stop(self, top: int = 15) -> dict[str, Any]:

@@ -121,17 +121,19 @@ class AlertEngine:
         return self.intake.note_unknown_home(session, home, source)
 
     def raise_hub_alert(self, session: Session, kind: str, since: float,
-                        data: dict[str, Any] | None = None) -> Alert:
+                        data: dict[str, Any] | None = None, *, device: str = "hub") -> Alert:
         """Open (or join) an alert about the hub itself; it pages the technicians."""
-        return self.intake.raise_hub_alert(session, kind, since, data)
+        return self.intake.raise_hub_alert(session, kind, since, data, device=device)
 
-    def active_hub_alert(self, session: Session, kind: str) -> Alert | None:
+    def active_hub_alert(self, session: Session, kind: str,
+                         device: str | None = None) -> Alert | None:
         """Return the unresolved alert of a kind about the hub itself, if any."""
-        return self.intake.active_hub_alert(session, kind)
+        return self.intake.active_hub_alert(session, kind, device)
 
-    def resolve_hub_alert(self, session: Session, kind: str, what: str) -> Alert | None:
+    def resolve_hub_alert(self, session: Session, kind: str, what: str,
+                          device: str | None = None) -> Alert | None:
         """Resolve the hub's alert of a kind on recovery, with how long the outage lasted."""
-        return self.intake.resolve_hub_alert(session, kind, what)
+        return self.intake.resolve_hub_alert(session, kind, what, device)
 
     # -- timers and pages ------------------------------------------------------------------
 

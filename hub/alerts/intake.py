@@ -99,7 +99,13 @@ class Intake:
 
     def _recovered(self, session: Session, home: str, kind: str, device: str,
                    now: float) -> None:
+        # Only kinds with an active alert in this home can recover: one indexed query, and
+        # most homes have none (no rule is looked up for them).
+        active = set(session.scalars(select(Alert.kind).where(
+            Alert.home == home, Alert.state.in_(ACTIVE_STATES)).distinct()))
         for alert_kind in RULES:
+            if alert_kind not in active:
+                continue
             rule = self.rules.rule_for(session, home, alert_kind)
             if rule is None or kind not in rule.resolved_by:
                 continue
@@ -131,22 +137,28 @@ class Intake:
     # -- the hub's own alerts ------------------------------------------------------------------
 
     def raise_hub_alert(self, session: Session, kind: str, since: float,
-                        data: dict[str, Any] | None = None) -> Alert:
-        """Open (or join) an alert about the hub itself; it pages the technicians."""
-        alert = self.on_event(session, HUB_HOME, kind, "hub", since,
+                        data: dict[str, Any] | None = None, *, device: str = "hub") -> Alert:
+        """Open (or join) an alert about the hub itself; it pages the technicians. `device`
+        names the hub process for what one hub sees of itself (`group_by_device` kinds)."""
+        alert = self.on_event(session, HUB_HOME, kind, device, since,
                               {"since": since, **(data or {})})
         assert alert is not None, f"{kind} has no rule"
         return alert
 
-    def active_hub_alert(self, session: Session, kind: str) -> Alert | None:
-        """Return the unresolved alert of a kind about the hub itself, if any."""
-        return session.scalars(select(Alert).where(
-            Alert.home == HUB_HOME, Alert.kind == kind, Alert.state.in_(ACTIVE_STATES))
-            .order_by(Alert.id.desc()).limit(1)).first()
+    def active_hub_alert(self, session: Session, kind: str,
+                         device: str | None = None) -> Alert | None:
+        """Return the unresolved alert of a kind about the hub itself, if any; of one hub
+        process when `device` names it (or an alert of no hub, from before hubs were named)."""
+        query = select(Alert).where(Alert.home == HUB_HOME, Alert.kind == kind,
+                                    Alert.state.in_(ACTIVE_STATES))
+        if device is not None:
+            query = query.where(Alert.device.in_((device, "")))
+        return session.scalars(query.order_by(Alert.id.desc()).limit(1)).first()
 
-    def resolve_hub_alert(self, session: Session, kind: str, what: str) -> Alert | None:
+    def resolve_hub_alert(self, session: Session, kind: str, what: str,
+                          device: str | None = None) -> Alert | None:
         """Resolve the hub's alert of a kind on recovery, with how long the outage lasted."""
-        alert = self.active_hub_alert(session, kind)
+        alert = self.active_hub_alert(session, kind, device)
         if alert is None:
             return None
         now = self.clock.now()
@@ -176,11 +188,15 @@ class Intake:
                                          min(a.opened_at for a in recent))
         homes = sorted(set(group.data.get("homes", [])) | set(homes))
         group.data = {**group.data, "homes": homes, "homes_total": total}
-        for alert in recent:
+        # Only alerts not folded in yet: each home of a street going offline together would
+        # otherwise go over every earlier one again (quadratic in the outage).
+        fresh = [alert for alert in recent if alert.data.get("grouped_in") != group.id]
+        for alert in fresh:
             alert.data = {**alert.data, "grouped_in": group.id}
+        if fresh:
             for page in session.scalars(select(Page).where(
-                    Page.alert_id == alert.id, Page.level == DESK_LEVEL,
-                    Page.state == "pending")):
+                    Page.alert_id.in_([alert.id for alert in fresh]),
+                    Page.level == DESK_LEVEL, Page.state == "pending")):
                 page.state = "cancelled"
         self.records.audit(session, "system", "homes_grouped", group, {"homes": homes})
         return True

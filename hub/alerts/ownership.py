@@ -49,11 +49,16 @@ class Ownership:
         """Renew this hub's leases and the claims of the pages it is `delivering`, and take
         over the active alerts whose lease ran out; return the ids taken over (each audited
         with the hub it came from)."""
-        # Renewed at half-life: one write per alert every lease_s / 2, not one per tick.
-        session.execute(
-            update(Alert).where(Alert.owner == self.name, Alert.state.in_(ACTIVE_STATES),
-                                Alert.lease_until < now + self.lease_s / 2)
-            .values(lease_until=now + self.lease_s).execution_options(synchronize_session=False))
+        # Renewed at half-life: one write per alert every lease_s / 2, not one per tick. Read
+        # first: a tick with nothing to renew writes nothing (with SQLite even an UPDATE of no
+        # row takes the database's only write lock).
+        mine = (Alert.owner == self.name, Alert.state.in_(ACTIVE_STATES),
+                Alert.lease_until < now + self.lease_s / 2)
+        if renew := session.scalars(select(Alert.id).where(*mine)).all():
+            session.execute(
+                update(Alert).where(Alert.id.in_(renew), *mine)
+                .values(lease_until=now + self.lease_s)
+                .execution_options(synchronize_session=False))
         if delivering:
             session.execute(
                 update(Page).where(Page.id.in_(list(delivering)), Page.claimed_by == self.name,

@@ -38,6 +38,8 @@ class HubStatus:
     rejected: Mapping[str, int]  # messages rejected, by reason
     duplicates: int  # events received again and ignored
     influx: Mapping[str, int]  # the writer's counters and its pending points
+    # How late the hub's event loop woke over the last minute (hub.looplag).
+    loop_lag_ms: Mapping[str, float | int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

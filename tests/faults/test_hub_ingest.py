@@ -118,6 +118,33 @@ async def test_a_call_behind_a_backlog_of_readings_is_paged_before_the_backlog_d
     assert readings_done < backlog, "the backlog was gone before the call: nothing was proven"
 
 
+async def test_a_call_behind_a_burst_of_statuses_is_handled_before_the_burst(
+        live_hub: tuple[Hub, NotificationSink], mosquitto: Mosquitto) -> None:
+    """Proves: the control lane hands events out before the statuses queued ahead of them (a
+    street's homes reconnecting together), and every status is still handled, once."""
+    hub, sink = live_hub
+    burst = 3000
+    statuses = [json.dumps({"v": 1, "agent": HOME, "state": "online", "t": T + n,
+                            "uptime_s": n}).encode() for n in range(burst)]
+    async with connect(mosquitto, mosquitto.home_credentials(HOME),
+                       max_inflight_messages=1000) as client:
+        for start in range(0, burst, 1000):
+            await asyncio.gather(*(client.publish(wire.status_topic(HOME), payload, qos=1)
+                                   for payload in statuses[start:start + 1000]))
+        await client.publish(wire.events_topic(HOME), event_payload(id="call-behind-burst"),
+                             qos=1)
+    await sink.wait_for_async(lambda n: HOME in n.text)
+    handled_first = hub.ingest.counters["control_received"]
+    await until(lambda: hub.ingest.counters["control_received"] >= burst + 1, timeout=60)
+    print(f"statuses queued={burst}, control messages handled when the call was paged="
+          f"{handled_first}, in all={hub.ingest.counters['control_received']}")
+    assert handled_first < burst, "the burst was gone before the call: nothing was proven"
+    assert hub.ingest.counters["control_received"] == burst + 1
+    assert hub.ingest.counters["accepted"] == burst + 1 and not hub.ingest.rejected
+    with hub.sessions() as session:
+        assert session.get(EventRecord, (HOME, "call-behind-burst")) is not None
+
+
 async def test_the_same_event_id_from_two_homes_is_two_events(
         live_hub: tuple[Hub, NotificationSink], mosquitto: Mosquitto) -> None:
     """Proves: dedup is by (home, event id), so one home's id cannot hide another's call."""

@@ -289,6 +289,43 @@ def _fill(context: WebContext) -> None:
     advance(context, 3600)
 
 
+def test_the_fleet_is_read_once_for_the_requests_of_a_few_seconds(
+        tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Proves: requests within `FLEET_READ_S` share one read of the organisation's fleet
+    (each still sees only its homes), and a request after it, or at a later hub time, reads
+    again and sees what changed."""
+    from hub.web.routes import fleet as route
+
+    reads: list[float] = []
+
+    def counted(session: Any, where: Any, now: float, **kw: Any) -> list[HomeHealth]:
+        reads.append(now)
+        return read_health(session, where, now, **kw)
+
+    monkeypatch.setattr(route, "read_health", counted)
+    context = world(tmp_path, db_url)
+    _fill(context)
+    client = TestClient(create_app(context))
+    desk, village = login(context, "desk"), login(context, "caregiver", person="cg-v")
+    first = client.get("/api/fleet/health", headers=desk).json()
+    assert client.get("/api/fleet/health?state=offline", headers=desk).json()["total"] == 1
+    assert client.get("/api/fleet/visits", headers=desk).status_code == 200
+    mine = client.get("/api/fleet/health", headers=village).json()
+    assert [h["id"] for h in mine["items"]] == ["home-3"] and mine["total"] == 1
+    assert len(reads) == 1 and first["total"] == 3
+
+    Watch(context.sessions, context.clock).observe("home-2", agent("home-2"))  # back online
+    assert client.get("/api/fleet/health?state=offline",
+                      headers=desk).json()["total"] == 1  # the shared read, a moment old
+    advance(context, route.FLEET_READ_S + 1)
+    assert client.get("/api/fleet/health?state=offline", headers=desk).json()["total"] == 0
+    assert len(reads) == 2
+
+    monkeypatch.setattr(route, "FLEET_READ_S", 0.0)  # and by the wall clock alone
+    client.get("/api/fleet/health", headers=desk)
+    assert len(reads) == 3
+
+
 def test_health_api_filters_by_station_and_state_pages_and_scopes(tmp_path: Path,
                                                                   db_url: str) -> None:
     context = world(tmp_path, db_url)

@@ -71,6 +71,38 @@ async def test_an_outage_past_its_threshold_pages_the_technicians_once_and_resol
         "after 10 min")
 
 
+async def test_two_hubs_on_one_database_each_keep_their_own_outage(
+        tmp_path: Path, notifier: RecordingNotifier) -> None:
+    """Proves: a hub that lost the broker raises `broker_down` under its own name; another
+    hub sharing the database, healthy, neither resolves it nor joins it, so the technicians
+    are paged once (not once per tick as the two hubs undo each other), and the alert
+    resolves when the hub that raised it is back."""
+    first = make(tmp_path, notifier)
+    second = AlertEngine(first.sessions, notifier, secret="k" * 32,
+                         public_url="http://hub.test", clock=first.clock, config=first.config,
+                         owner="hub-b")
+    assert first.ownership.name != second.ownership.name
+    dog_a, dog_b = Watchdog(first), Watchdog(second)
+    clock = clock_of(first)
+    for dog in (dog_a, dog_b):
+        dog.check(HEALTHY)
+    received = 0
+    for _ in range(200):  # hub A cannot reach the broker for 200 s; hub B can
+        clock.t += 1
+        received += 1
+        dog_a.check(replace(HEALTHY, broker_connected=False, messages_received=received))
+        assert dog_b.check(replace(HEALTHY, messages_received=received)) == []
+        await first.process_due_pages()
+    [alert] = hub_alerts(first)
+    assert (alert.kind, alert.device, alert.state) == ("broker_down", first.ownership.name,
+                                                       "open")
+    assert who(notifier) == ["tech"]
+    clock.t += 60
+    dog_a.check(replace(HEALTHY, messages_received=received + 1))
+    [alert] = hub_alerts(first)
+    assert alert.state == "resolved" and alert.resolved_by == "system"
+
+
 async def test_silence_while_homes_are_online_is_ingest_stalled(
         tmp_path: Path, notifier: RecordingNotifier) -> None:
     engine = make(tmp_path, notifier, watchdog={"ingest_silent_after_s": 120})

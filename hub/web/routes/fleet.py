@@ -9,11 +9,13 @@ and English, from the `web` catalogue.
 from __future__ import annotations
 
 import asyncio
+import time
+from dataclasses import dataclass
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import and_
+from sqlalchemy import select, true
 
 from bedwatch.i18n import N_, pair
 from hub.db import Home
@@ -21,9 +23,14 @@ from hub.fleet import STATES, State
 from hub.fleet_view import REASONS, HomeHealth, Reason, Visit, read_health, visits
 from hub.web.auth import Principal, require
 from hub.web.deps import MAX_ID, ClockDep, ContextDep, WebContext
-from hub.web.scope import home_filter
+from hub.web.scope import home_filter, visible_homes
 
 router = APIRouter(prefix="/fleet", tags=["fleet"])
+
+# The organisation's fleet health is read at most this often (seconds); requests meanwhile
+# share the read. Changes of state reach SQL within a fraction of a second (hub.fleet), the
+# "last heard" times every 30 s.
+FLEET_READ_S = 5.0
 
 Reader = Annotated[Principal, require("admin", "desk", "caregiver", "integration")]
 SiteId = Annotated[str, Field(min_length=1, max_length=64)]
@@ -123,24 +130,51 @@ class Visits(BaseModel):
     items: list[VisitOut] = Field(max_length=500)
 
 
-def _read(context: WebContext, principal: Principal, sites: list[str],
-          now: float) -> list[HomeHealth]:
-    """Return the health of the homes the caller sees, of `sites` when given."""
+@dataclass(frozen=True)
+class _Read:
+    at: float  # monotonic time of the read
+    now: float  # the hub's time the health was read for
+    homes: list[HomeHealth]  # every active home of the organisation, most urgent first
+
+
+def _read_all(context: WebContext, now: float) -> list[HomeHealth]:
     with context.sessions() as session:
-        where = home_filter(session, principal, Home.id)
-        return read_health(session, and_(where, Home.site_id.in_(sites)) if sites else where,
-                           now)
+        return read_health(session, true(), now)
 
 
-async def _health(context: WebContext, principal: Principal, sites: list[str],
-                  now: float) -> list[HomeHealth]:
-    # Every home of the organisation is read: beside the loop, so that ingest never waits.
-    return await asyncio.to_thread(_read, context, principal, sites, now)
+def _visible(context: WebContext, principal: Principal, sites: list[str]) -> set[str] | None:
+    """Return the ids of the homes the caller sees (of `sites` when given); None: all."""
+    with context.sessions() as session:
+        if not sites:
+            return visible_homes(session, principal)
+        return set(session.scalars(select(Home.id).where(
+            Home.site_id.in_(sites), home_filter(session, principal, Home.id))))
+
+
+async def _health(request: Request, context: WebContext, principal: Principal,
+                  sites: list[str], now: float) -> tuple[float, list[HomeHealth]]:
+    """Return the time read for and the health of the homes the caller sees.
+
+    The organisation's fleet is read once for every request within `FLEET_READ_S`, beside
+    the loop (at 10,000 homes a read takes most of a second of a core: a desk of several
+    screens polling it would otherwise keep a core busy); each caller then keeps its homes.
+    """
+    state = request.app.state
+    if not hasattr(state, "fleet_lock"):
+        state.fleet_lock, state.fleet_read = asyncio.Lock(), None
+    async with state.fleet_lock:  # callers meanwhile wait for the one read under way
+        read: _Read | None = state.fleet_read
+        if read is None or time.monotonic() - read.at > FLEET_READ_S or \
+                abs(now - read.now) > FLEET_READ_S:
+            read = state.fleet_read = _Read(time.monotonic(), now,
+                                            await asyncio.to_thread(_read_all, context, now))
+    visible = await asyncio.to_thread(_visible, context, principal, sites)
+    return read.now, [h for h in read.homes if visible is None or h.id in visible]
 
 
 @router.get("/health", response_model=FleetHealth)
 async def fleet_health(
-    principal: Reader, context: ContextDep, clock: ClockDep,
+    principal: Reader, context: ContextDep, clock: ClockDep, request: Request,
     site: Sites = [],  # noqa: B006  # FastAPI copies query defaults
     state: Annotated[list[State], Query(max_length=len(STATES),
                                         description="Only homes in any of these states.")] = [],  # noqa: B006
@@ -148,8 +182,7 @@ async def fleet_health(
 ) -> FleetHealth:
     """List the homes the caller sees with their agent's and devices' health, most urgent
     first: open alerts, agents offline, silent devices, faults, low batteries."""
-    now = clock.now()
-    homes = await _health(context, principal, site, now)
+    now, homes = await _health(request, context, principal, site, clock.now())
     counts = {s: sum(1 for h in homes if s in h.states) for s in STATES}
     if state:
         homes = [h for h in homes if set(h.states) & set(state)]
@@ -174,7 +207,7 @@ def _visit(visit: Visit) -> VisitOut:
 
 @router.get("/visits", response_model=Visits)
 async def fleet_visits(
-    principal: Reader, context: ContextDep, clock: ClockDep,
+    principal: Reader, context: ContextDep, clock: ClockDep, request: Request,
     site: Sites = [],  # noqa: B006
     offline_hours: Annotated[float, Query(ge=0, le=24 * 30, description=(
         "An agent offline for at least this many hours needs a visit."))] = 2.0,
@@ -182,9 +215,8 @@ async def fleet_visits(
 ) -> Visits:
     """List what needs a visit today, with the reason in Chinese and English: home units
     offline for `offline_hours`, silent or faulty devices, low batteries."""
-    now = clock.now()
-    found = visits(await _health(context, principal, site, now), now,
-                   offline_after_s=offline_hours * 3600)
+    now, homes = await _health(request, context, principal, site, clock.now())
+    found = visits(homes, now, offline_after_s=offline_hours * 3600)
     counts = {r: sum(1 for v in found if v.reason == r) for r in REASONS}
     return Visits(now=now, offline_after_h=offline_hours, total=len(found), counts=counts,
                   items=[_visit(v) for v in found[offset:offset + limit]])

@@ -28,6 +28,7 @@ async def stats(principal: Fleet, session: SessionDep, status: StatusDep, engine
         "ingest": dict(status.ingest), "rejected": dict(status.rejected),
         "duplicates": status.duplicates, "influx": dict(status.influx),
         "alerts": engine.counters,
+        "loop_lag_ms": dict(status.loop_lag_ms),
         "hub_internal_errors": errors.count,  # requests answered 500
         "logins": dict(request.app.state.login_counters),
     }
