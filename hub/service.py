@@ -97,7 +97,7 @@ class Hub:
         self._changed = asyncio.Event()
         self.duplicates = 0
         self._home_checked: dict[str, float] = {}  # unregistered homes, when last asked
-        self._registered: set[str] = set()  # the registry's active homes, read at
+        self._registered: set[str] = set()  # the registry's homes, read at
         self._registered_at = -math.inf  # this monotonic time
         self.started = time.monotonic()
         self.loop_lag = LoopLag(stalls=StallReporter())
