@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from grafana_foundation_sdk.builders import dashboard as builder
+from grafana_foundation_sdk.builders import stat, statetimeline, table, timeseries
 from grafana_foundation_sdk.models import dashboard as model
 
 from bedwatch.i18n import both
@@ -48,6 +49,10 @@ def home_variable(*, multi: bool = True) -> builder.QueryVariable:
     return variable
 
 
+# The kinds of panel the desk's dashboards use: each gets its id and place the same way.
+PanelBuilder = table.Panel | stat.Panel | timeseries.Panel | statetimeline.Panel
+
+
 @dataclass
 class Grid:
     """Place panels left to right, wrapping at the grid's width; number them from 1."""
@@ -67,6 +72,12 @@ class Grid:
         self.row_height = max(self.row_height, h)
         panel_id, self.next_id = self.next_id, self.next_id + 1
         return panel_id, pos
+
+    def add(self, board: builder.Dashboard, w: int, h: int,
+            panel: PanelBuilder) -> builder.Dashboard:
+        """Give `panel` the next id and place, `w` wide and `h` high; return the board with it."""
+        panel_id, pos = self.place(w, h)
+        return board.with_panel(panel.id(panel_id).grid_pos(pos))
 
 
 def new_dashboard(uid: str, title: str, description: str, time_from: str) -> builder.Dashboard:

@@ -54,17 +54,15 @@ def dashboard() -> builder.Dashboard:
          f'"connected" {_DEVICES} GROUP BY "home", "device") WHERE "connected" = 0', "red"),
     ):
         # A count of things wrong: green at none, the colour from the first one.
-        panel_id, pos = grid.place(8, 5)
-        board = board.with_panel(
-            stat.Panel().id(panel_id).grid_pos(pos)
+        board = grid.add(board, 8, 5,
+            stat.Panel()
             .title(both(title, DESK)).datasource(DATASOURCE)
             .with_target(InfluxQL(query))
             .unit("none").decimals(0).no_value("0")
             .thresholds(steps((None, "green"), (1, colour))))
 
-    panel_id, pos = grid.place(24, 9)
-    board = board.with_panel(
-        table.Panel().id(panel_id).grid_pos(pos).title(both("Home units", DESK))
+    board = grid.add(board, 24, 9,
+        table.Panel().title(both("Home units", DESK))
         .datasource(DATASOURCE)
         .with_target(InfluxQL(
             'SELECT LAST("online") AS "online", LAST("version") AS "version", '
@@ -81,9 +79,8 @@ def dashboard() -> builder.Dashboard:
         .override_by_name(*by_name("degraded", displayName=both("Cannot", DESK)))
         .override_by_name(*_HIDE_TIME))
 
-    panel_id, pos = grid.place(24, 9)
-    board = board.with_panel(
-        table.Panel().id(panel_id).grid_pos(pos).title(both("Devices", DESK))
+    board = grid.add(board, 24, 9,
+        table.Panel().title(both("Devices", DESK))
         .datasource(DATASOURCE)
         .with_target(InfluxQL(
             'SELECT LAST("connected") AS "connected", LAST("battery_pct") AS "battery", '
@@ -99,9 +96,8 @@ def dashboard() -> builder.Dashboard:
                                    displayName=both("Last seen", DESK)))
         .override_by_name(*_HIDE_TIME))
 
-    panel_id, pos = grid.place(8, 8)
-    board = board.with_panel(
-        timeseries.Panel().id(panel_id).grid_pos(pos).title(both("Battery", DESK))
+    board = grid.add(board, 8, 8,
+        timeseries.Panel().title(both("Battery", DESK))
         .datasource(DATASOURCE)
         .with_target(InfluxQL(
             f'SELECT LAST("battery_pct") AS "battery" {_DEVICES} '
@@ -111,18 +107,16 @@ def dashboard() -> builder.Dashboard:
         .thresholds(steps((None, "red"), (LOW_BATTERY_PCT, "transparent")))
         .thresholds_style(common_builder.GraphThresholdsStyleConfig()
                           .mode(common.GraphThresholdsStyleMode.LINE_AND_AREA)))
-    panel_id, pos = grid.place(8, 8)
-    board = board.with_panel(
-        timeseries.Panel().id(panel_id).grid_pos(pos).title(both("Outbox depth", DESK))
+    board = grid.add(board, 8, 8,
+        timeseries.Panel().title(both("Outbox depth", DESK))
         .description(both("Messages a home unit holds while it cannot reach the hub.", DESK))
         .datasource(DATASOURCE)
         .with_target(InfluxQL(
             f'SELECT MAX("outbox_depth") AS "outbox_depth" {_AGENTS} '
             'GROUP BY time($__interval), "home" fill(none)').alias("$tag_home"))
         .unit("none").decimals(0))
-    panel_id, pos = grid.place(8, 8)
-    board = board.with_panel(
-        timeseries.Panel().id(panel_id).grid_pos(pos).title(both("New device errors", DESK))
+    board = grid.add(board, 8, 8,
+        timeseries.Panel().title(both("New device errors", DESK))
         .datasource(DATASOURCE)
         .with_target(InfluxQL(
             'SELECT NON_NEGATIVE_DIFFERENCE(MAX("errors_total")) AS "errors" '

@@ -41,9 +41,8 @@ def dashboard() -> builder.Dashboard:
         "now-6h")
         .with_variable(site_variable()).with_variable(home_variable()))
 
-    panel_id, pos = grid.place(12, 5)
-    board = board.with_panel(
-        stat.Panel().id(panel_id).grid_pos(pos).title(both("Homes by state", DESK))
+    board = grid.add(board, 12, 5,
+        stat.Panel().title(both("Homes by state", DESK))
         .datasource(DATASOURCE)
         .with_target(InfluxQL(_counts("online", "offline", "device_silent", "open_alert")))
         .unit("none").decimals(0).color_mode(common.BigValueColorMode.BACKGROUND)
@@ -58,9 +57,8 @@ def dashboard() -> builder.Dashboard:
         .override_by_name(*by_name("open_alert", displayName=both("Alert open", DESK),
                                    color={"mode": "fixed", "fixedColor": "red"})))
 
-    panel_id, pos = grid.place(12, 5)
-    board = board.with_panel(
-        stat.Panel().id(panel_id).grid_pos(pos).title(both("Open alerts by severity", DESK))
+    board = grid.add(board, 12, 5,
+        stat.Panel().title(both("Open alerts by severity", DESK))
         .datasource(DATASOURCE)
         .with_target(InfluxQL(_counts("open_critical", "open_high", "open_low")))
         .unit("none").decimals(0).color_mode(common.BigValueColorMode.BACKGROUND)
@@ -71,9 +69,8 @@ def dashboard() -> builder.Dashboard:
         .override_by_name(*by_name("open_high", displayName=both("High", DESK)))
         .override_by_name(*by_name("open_low", displayName=both("Low", DESK))))
 
-    panel_id, pos = grid.place(24, 10)
-    board = board.with_panel(
-        table.Panel().id(panel_id).grid_pos(pos)
+    board = grid.add(board, 24, 10,
+        table.Panel()
         .title(both("Homes by urgency", DESK))
         .description(both("The most urgent first: open alerts by severity, then homes that "
                           "cannot be seen. Age is of the oldest alert nobody acknowledged.",
@@ -99,9 +96,8 @@ def dashboard() -> builder.Dashboard:
                                    displayName=both("Silent devices", DESK)))
         .override_by_name(*by_name("Time", **{"custom.hidden": True})))
 
-    panel_id, pos = grid.place(12, 8)
-    board = board.with_panel(
-        table.Panel().id(panel_id).grid_pos(pos)
+    board = grid.add(board, 12, 8,
+        table.Panel()
         .title(both("Silent bed sensors and call buttons", DESK))
         .description(both("Homes with a device that has not reported within its supervision "
                           "time.", DESK))
@@ -112,9 +108,8 @@ def dashboard() -> builder.Dashboard:
             'GROUP BY "home"').table())
         .override_by_name(*by_name("devices", displayName=both("Silent devices", DESK))))
 
-    panel_id, pos = grid.place(12, 8)
-    board = board.with_panel(
-        table.Panel().id(panel_id).grid_pos(pos)
+    board = grid.add(board, 12, 8,
+        table.Panel()
         .title(both("Last reading per home", DESK))
         .description(both("When each home's bed sensor last sent a reading.", DESK))
         .datasource(DATASOURCE)
@@ -125,9 +120,8 @@ def dashboard() -> builder.Dashboard:
         .override_by_name(*by_name("bed_load", unit="masskg",
                                    displayName=both("Bed load", DESK))))
 
-    panel_id, pos = grid.place(24, 8)
-    board = board.with_panel(
-        timeseries.Panel().id(panel_id).grid_pos(pos)
+    board = grid.add(board, 24, 8,
+        timeseries.Panel()
         .title(both("Open alerts over time", DESK)).datasource(DATASOURCE)
         .with_target(InfluxQL(
             'SELECT SUM("critical") AS "critical", SUM("high") AS "high", SUM("low") AS "low" '

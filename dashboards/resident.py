@@ -12,7 +12,6 @@ from grafana_foundation_sdk.builders import common as common_builder
 from grafana_foundation_sdk.builders import dashboard as builder
 from grafana_foundation_sdk.builders import statetimeline, timeseries
 from grafana_foundation_sdk.models import common
-from grafana_foundation_sdk.models import dashboard as model
 
 from bedwatch.i18n import both
 from dashboards.common import (
@@ -50,11 +49,10 @@ def _band(field: str) -> InfluxQL:
         "AND time <= ${__to}ms GROUP BY time(1d))").ref_id("B")
 
 
-def _vital_panel(panel_id: int, pos: model.GridPos, title: str, field: str,
-                 unit: str) -> timeseries.Panel:
+def _vital_panel(title: str, field: str, unit: str) -> timeseries.Panel:
     band = {"custom.fillBelowTo": "baseline_low", "custom.lineWidth": 0,
             "custom.fillOpacity": 20, "color": {"mode": "fixed", "fixedColor": "green"}}
-    return (timeseries.Panel().id(panel_id).grid_pos(pos).title(title)
+    return (timeseries.Panel().title(title)
             .datasource(DATASOURCE).with_target(_rate(field)).with_target(_band(field))
             .unit(unit).span_nulls(3_600_000)
             .override_by_name(*by_name("rate", displayName=title))
@@ -83,16 +81,13 @@ def dashboard() -> builder.Dashboard:
         f"WHERE {BY_HOME} AND $timeFilter",
         text_column="change", tags_column="kind,state", color="red"))
 
-    panel_id, pos = grid.place(12, 8)
-    board = board.with_panel(_vital_panel(panel_id, pos, both("Heart rate", DESK),
-                                          "heart_rate_bpm", "bpm"))
-    panel_id, pos = grid.place(12, 8)
-    board = board.with_panel(_vital_panel(panel_id, pos, both("Breathing rate", DESK),
-                                          "breathing_rate_bpm", "suffix: /min"))
+    board = grid.add(board, 12, 8, _vital_panel(both("Heart rate", DESK), "heart_rate_bpm",
+                                                "bpm"))
+    board = grid.add(board, 12, 8, _vital_panel(both("Breathing rate", DESK),
+                                                "breathing_rate_bpm", "suffix: /min"))
 
-    panel_id, pos = grid.place(24, 5)
-    board = board.with_panel(
-        statetimeline.Panel().id(panel_id).grid_pos(pos).title(both("In bed", DESK))
+    board = grid.add(board, 24, 5,
+        statetimeline.Panel().title(both("In bed", DESK))
         .datasource(DATASOURCE)
         .with_target(InfluxQL(
             'SELECT LAST("state") AS "occupancy" FROM "occupancy" '
@@ -107,9 +102,8 @@ def dashboard() -> builder.Dashboard:
                 "other": {"text": both("Someone else on the bed", DESK),
                           "color": "purple"}}}])))
 
-    panel_id, pos = grid.place(12, 8)
-    board = board.with_panel(
-        timeseries.Panel().id(panel_id).grid_pos(pos)
+    board = grid.add(board, 12, 8,
+        timeseries.Panel()
         .title(both("Bed exits and returns by hour", DESK))
         .description(both("Night-time exits are the ones that matter: a trip that ends "
                           "without a return raises an alert.", DESK))
@@ -126,9 +120,8 @@ def dashboard() -> builder.Dashboard:
         .override_by_name(*by_name("exits", displayName=both("Bed exits", DESK)))
         .override_by_name(*by_name("returns", displayName=both("Back in bed", DESK))))
 
-    panel_id, pos = grid.place(12, 8)
-    board = board.with_panel(
-        timeseries.Panel().id(panel_id).grid_pos(pos).title(both("Blood pressure", DESK))
+    board = grid.add(board, 12, 8,
+        timeseries.Panel().title(both("Blood pressure", DESK))
         .description(both("Bands of the Chinese hypertension guideline: grade 1 from "
                           "140/90, grade 2 from 160/100, grade 3 from 180/110 mmHg.", DESK))
         .datasource(DATASOURCE).time_from("30d")

@@ -53,20 +53,17 @@ def dashboard() -> builder.Dashboard:
         "bed-day and false alarms: the contract's figures.", DESK), "now-30d")
         .with_variable(site_variable()))
 
-    panel_id, pos = grid.place(12, 7)
-    board = board.with_panel(_minutes_overrides(
-        table.Panel().id(panel_id).grid_pos(pos)
+    board = grid.add(board, 12, 7, _minutes_overrides(
+        table.Panel()
         .title(both("Time to acknowledge per station", DESK)).datasource(DATASOURCE)
         .with_target(_times("seconds_to_ack"))))
-    panel_id, pos = grid.place(12, 7)
-    board = board.with_panel(_minutes_overrides(
-        table.Panel().id(panel_id).grid_pos(pos)
+    board = grid.add(board, 12, 7, _minutes_overrides(
+        table.Panel()
         .title(both("Time to arrive on site per station", DESK)).datasource(DATASOURCE)
         .with_target(_times("seconds_to_site"))))
 
-    panel_id, pos = grid.place(24, 8)
-    board = board.with_panel(
-        timeseries.Panel().id(panel_id).grid_pos(pos)
+    board = grid.add(board, 24, 8,
+        timeseries.Panel()
         .title(both("Time to acknowledge and arrive, by day", DESK)).datasource(DATASOURCE)
         .with_target(InfluxQL(
             'SELECT MEDIAN("seconds_to_ack") / 60 AS "ack_median", '
@@ -85,9 +82,8 @@ def dashboard() -> builder.Dashboard:
         .override_by_name(*by_name("site_p90", displayName=both(
             "Arrive: 90th percentile", DESK))))
 
-    panel_id, pos = grid.place(8, 7)
-    board = board.with_panel(
-        table.Panel().id(panel_id).grid_pos(pos)
+    board = grid.add(board, 8, 7,
+        table.Panel()
         .title(both("Target breaches per station", DESK)).datasource(DATASOURCE)
         .with_target(InfluxQL(
             'SELECT SUM("ack_breach") AS "ack_breaches", '
@@ -98,9 +94,8 @@ def dashboard() -> builder.Dashboard:
             "Arrived late", DESK)))
         .override_by_name(*by_name("Time", **{"custom.hidden": True})))
 
-    panel_id, pos = grid.place(8, 7)
-    board = board.with_panel(
-        timeseries.Panel().id(panel_id).grid_pos(pos)
+    board = grid.add(board, 8, 7,
+        timeseries.Panel()
         .title(both("Alerts per bed-day", DESK)).datasource(DATASOURCE)
         .description(both("Alerts opened per home and day of monitoring.", DESK))
         .with_target(InfluxQL(
@@ -109,9 +104,8 @@ def dashboard() -> builder.Dashboard:
             'GROUP BY time(1d), "site" fill(none)').alias("$tag_site"))
         .unit("none").decimals(2).draw_style(common.GraphDrawStyle.BARS).fill_opacity(70))
 
-    panel_id, pos = grid.place(8, 7)
-    board = board.with_panel(
-        table.Panel().id(panel_id).grid_pos(pos)
+    board = grid.add(board, 8, 7,
+        table.Panel()
         .title(both("False alarms by kind", DESK)).datasource(DATASOURCE)
         .description(both("Share of the alerts a person closed that were false alarms.",
                           DESK))
@@ -125,9 +119,8 @@ def dashboard() -> builder.Dashboard:
         .override_by_name(*by_name("kind", displayName=both("Kind", DESK)))
         .override_by_name(*by_name("Time", **{"custom.hidden": True})))
 
-    panel_id, pos = grid.place(12, 8)
-    board = board.with_panel(
-        timeseries.Panel().id(panel_id).grid_pos(pos)
+    board = grid.add(board, 12, 8,
+        timeseries.Panel()
         .title(both("Alerts opened by severity", DESK)).datasource(DATASOURCE)
         .with_target(InfluxQL(
             'SELECT COUNT("alert_id") AS "opened" FROM "alert_state" '
@@ -135,9 +128,8 @@ def dashboard() -> builder.Dashboard:
             'GROUP BY time($__interval), "severity" fill(none)').alias("$tag_severity"))
         .unit("none").decimals(0).draw_style(common.GraphDrawStyle.BARS).fill_opacity(70))
 
-    panel_id, pos = grid.place(12, 8)
-    board = board.with_panel(
-        timeseries.Panel().id(panel_id).grid_pos(pos)
+    board = grid.add(board, 12, 8,
+        timeseries.Panel()
         .title(both("Alerts per bed-day, by week (long range)", DESK)).datasource(DATASOURCE)
         .description(both("From the daily roll-ups kept five years.", DESK))
         .time_from("1y")
