@@ -26,15 +26,9 @@ from rich.console import Console
 from rich.table import Table
 
 from hub.broker import BrokerCredentials
+from hub.looplag import percentile
 from rig.site import LocalSite
 from rig.stack import LocalStack, Mosquitto
-
-
-def percentile(values: list[float], q: float) -> float:
-    """Return the q-th percentile (nearest rank) of `values`."""
-    ordered = sorted(values)
-    rank = max(0, min(len(ordered) - 1, round(q / 100 * len(ordered) + 0.5) - 1))
-    return ordered[rank]
 
 
 def _client(broker: Mosquitto, credentials: BrokerCredentials) -> mqtt.Client:

@@ -63,6 +63,7 @@ from rich.table import Table
 
 from bedwatch import wire
 from hub.broker import BrokerCredentials, acl, new_password
+from hub.looplag import percentile
 from rig.site import HomeSpec, LocalSite, wait_http
 from rig.stack import InfluxDB, Mosquitto
 
@@ -75,14 +76,6 @@ TARGET_IDLE_P99_MS = 25.0
 
 def home_ids(homes: int) -> list[str]:
     return [f"fleet-{i:05d}" for i in range(homes)]
-
-
-def percentile(values: list[float], q: float) -> float | None:
-    """Return the q-th percentile (nearest rank) of `values`, None when there are none."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[max(0, min(len(ordered) - 1, round(q / 100 * len(ordered) + 0.5) - 1))]
 
 
 def load_users(broker: Mosquitto, count: int) -> list[BrokerCredentials]:
@@ -179,7 +172,7 @@ def stages(database: Path, since: float) -> list[dict[str, float]]:
 
 def _stage_summary(rows: list[dict[str, float]]) -> dict[str, Any]:
     return {key: {"p50": round(statistics.median(values), 1),
-                  "p99": round(percentile(values, 99) or 0, 1), "max": round(max(values), 1)}
+                  "p99": round(percentile(values, 99), 1), "max": round(max(values), 1)}
             for key in ("received_ms", "paged_ms")
             if (values := [row[key] for row in rows])}
 
@@ -323,7 +316,7 @@ def run(args: argparse.Namespace, root: Path, console: Console) -> dict[str, Any
 
 def _summary(values: list[float], wanted: int | None) -> dict[str, Any]:
     return {"n": len(values), "p50": round(statistics.median(values), 2) if values else None,
-            "p99": None if not values else round(percentile(values, 99) or 0, 2),
+            "p99": None if not values else round(percentile(values, 99), 2),
             "max": round(max(values), 2) if values else None,
             "lost": None if wanted is None else wanted - len(values)}
 

@@ -18,9 +18,19 @@ import threading
 import time
 import traceback
 from collections import deque
+from collections.abc import Iterable
 from pathlib import Path
 
 log = logging.getLogger(__name__)
+
+
+def percentile(values: Iterable[float], q: float) -> float:
+    """Return the `q`-th percentile (0–100) of `values` by nearest rank: a value that occurred,
+    the largest of 100 values for q = 99. ValueError when there are none."""
+    ordered = sorted(values)
+    if not ordered:
+        raise ValueError("no values")
+    return ordered[max(0, min(len(ordered) - 1, round(q / 100 * len(ordered) + 0.5) - 1))]
 
 
 class StallReporter:
@@ -106,13 +116,10 @@ class LoopLag:
 
     def figures(self) -> dict[str, float | int]:
         """Return p50, p99 and max of the window, the worst since start, and the sample count."""
-        lags = sorted(lag for _, lag in self._samples)
+        lags = [lag for _, lag in self._samples]
         if not lags:
             return {"samples": 0, "worst_ms": round(self.worst_ms, 1)}
-
-        def rank(q: float) -> float:  # nearest rank
-            return lags[min(len(lags) - 1, max(0, round(q * len(lags) + 0.5) - 1))]
-
         return {"samples": len(lags), "window_s": self.window_s,
-                "p50_ms": round(rank(0.5), 1), "p99_ms": round(rank(0.99), 1),
-                "max_ms": round(lags[-1], 1), "worst_ms": round(self.worst_ms, 1)}
+                "p50_ms": round(percentile(lags, 50), 1),
+                "p99_ms": round(percentile(lags, 99), 1),
+                "max_ms": round(max(lags), 1), "worst_ms": round(self.worst_ms, 1)}
