@@ -117,11 +117,7 @@ class Hub:
         """Store one validated message and act on it; for a reading batch, return the ticket
         that says when InfluxDB has it (the message is acknowledged only then)."""
         if isinstance(message, wire.ReadingBatch):
-            if not self._checked_lately(home, time.monotonic()):
-                with self.sessions() as session:
-                    self._check_registered(session, home, "readings")
-                    session.commit()
-            self.fleet.observe(home, message)
+            self._readings_seen(home, message)
             return self.writer.add_durable(reading_lines(home, message.readings))
         if isinstance(message, wire.Event):
             self._stored_once(self._on_event, home, message)
@@ -152,6 +148,7 @@ class Hub:
         return self.writer.add_durable(lines)
 
     def _readings_seen(self, home: str, batch: wire.ReadingBatch) -> None:
+        """Note a home's reading batch (stored here or by a worker): registry check, fleet."""
         if not self._checked_lately(home, time.monotonic()):
             with self.sessions() as session:
                 self._check_registered(session, home, "readings")
